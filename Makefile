@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` (the workflow) and `make test` (the tests).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# Offline machines of this project keep the checkpoints and fixtures in ../shared.
+SSTSAL_SHARED ?= $(abspath ../shared)
+export SSTSAL_SHARED
+SSTSAL_MODELS ?= $(wildcard $(SSTSAL_SHARED)/models)
+export SSTSAL_MODELS
+CORES ?= all
+
+.PHONY: venv test run bench clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: 2.14.1 is the newest release these machines may install.
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+test: venv
+	$(PY) -m pytest -q -x -ra
+
+run: venv
+	$(PY) -m sstsal demo-data data/videos
+	$(PY) -m sstsal download
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES)
+	@echo "Results are in $(abspath results)/<video>/ (saliency/, overlay.mp4, contact_sheet.png, directions.csv)"
+
+bench: venv
+	$(PY) benchmarks/bench_inference.py
+
+clean:
+	rm -rf $(VENV) .snakemake results logs

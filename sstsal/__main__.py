@@ -1,0 +1,5 @@
+import sys
+
+from sstsal.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""The ``sstsal`` command line: one subcommand per module of this package.
+
+Every module in ``sstsal/cli/`` that defines ``register(subparsers)`` adds its subcommand;
+the parser it adds sets ``func`` (a callable taking the parsed arguments and returning an
+exit code). Errors derived from :class:`sstsal.errors.SstsalError` are printed as one
+``error: ...`` line with exit code 2, so scripts and Snakemake see a clean failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+from collections.abc import Sequence
+
+from sstsal import __version__
+from sstsal.errors import SstsalError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sstsal", description="SST-Sal saliency prediction for 360-degree equirectangular videos."
+    )
+    parser.add_argument("--version", action="version", version=f"sstsal {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        if hasattr(module, "register"):
+            module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SstsalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
