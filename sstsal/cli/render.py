@@ -1,0 +1,48 @@
+"""``sstsal render``: the overlay video of a source video and its saliency maps."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+
+def run(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from sstsal.render import render_overlay
+
+    stack = args.maps
+    with tempfile.TemporaryDirectory() as tmp:
+        if Path(args.maps).is_dir():
+            # a folder of 8-bit saliency PNGs: stack them (the PNG levels are already min-max scaled)
+            import cv2
+
+            from sstsal.naming import list_frames
+
+            frames = list_frames(args.maps)
+            maps = np.stack([cv2.imread(str(Path(args.maps) / f.filename), cv2.IMREAD_GRAYSCALE) for f in frames])
+            stack = Path(tmp) / "maps.npz"
+            np.savez(stack, maps=maps.astype(np.float16), names=np.array([f.stem for f in frames]))
+        render_overlay(args.video, stack, args.out, width=args.width, alpha=args.alpha, colormap=args.colormap,
+                       interpolate=args.interpolate, progress=sys.stderr.isatty())  # fmt: skip
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "render",
+        help="overlay saliency maps on the source video (H.264 MP4)",
+        description="Blend every source frame with the heatmap of the latest sampled frame (inferno, alpha 0.5 "
+        "as published), keep the source frame rate, duration and audio.",
+    )
+    parser.add_argument("video", help="the source video")
+    parser.add_argument("--maps", required=True, help="saliency.npz stack, or a folder of saliency PNGs <video>_<index>.png")
+    parser.add_argument("--out", required=True, help="output .mp4")
+    parser.add_argument("--width", type=int, help="output width (default: source width, at most 1920)")
+    parser.add_argument("--alpha", type=float, default=0.5, help="heatmap opacity (default 0.5)")
+    parser.add_argument("--colormap", default="inferno", help="matplotlib colormap (default inferno)")
+    parser.add_argument("--interpolate", action="store_true", help="interpolate maps between sampled frames")
+    parser.set_defaults(func=run)

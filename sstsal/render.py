@@ -1,0 +1,191 @@
+"""Overlay video: the source video with its saliency heatmap blended on top (the published look).
+
+The published code blends a frame with the inferno-coloured 8-bit saliency map at alpha 0.5
+(``cv2.addWeighted``). Here every *source* frame is shown, at the source frame rate and
+duration, with the map of the latest sampled frame (or a linear interpolation between the two
+sampled frames around it), encoded as H.264/yuv420p by the bundled ffmpeg; the source audio is
+copied (re-encoded to AAC only when the MP4 container cannot hold it as is).
+"""
+
+from __future__ import annotations
+
+import bisect
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import ffmpeg
+import numpy as np
+from tqdm import tqdm
+
+from sstsal.atomic import atomic_file
+from sstsal.errors import InputError, SstsalError
+from sstsal.video import VideoInfo, ffmpeg_exe, probe_video
+
+# Bump when a change alters the overlay video (triggers reruns through workflow params).
+OUTPUT_VERSION = 1
+
+MAX_DEFAULT_WIDTH = 1920  # default render width: the source width, at most this
+
+
+def colormap_lut(name: str = "inferno") -> np.ndarray:
+    """(256, 3) uint8 BGR lookup table of a matplotlib colormap.
+
+    Scaled by 256 and truncated like the published blend (``(cmap(x) * 2**8).astype(uint8)``),
+    clipped so that a channel equal to 1.0 cannot wrap around to 0.
+    """
+    import matplotlib
+
+    try:
+        cmap = matplotlib.colormaps[name]
+    except KeyError:
+        raise InputError(f"unknown colormap {name!r}: use a matplotlib colormap name such as inferno") from None
+    rgb = np.minimum(cmap(np.arange(256))[:, :3] * 256, 255).astype(np.uint8)
+    return np.ascontiguousarray(rgb[:, ::-1])
+
+
+def normalise_map(saliency: np.ndarray) -> np.ndarray:
+    """Per-frame min-max normalisation to [0, 1] (a constant map becomes zeros). (H, W) float32."""
+    saliency = saliency.astype(np.float32)
+    low, high = float(saliency.min()), float(saliency.max())
+    return (saliency - low) / (high - low) if high > low else np.zeros_like(saliency)
+
+
+def heatmap(saliency01: np.ndarray, size: tuple[int, int], lut: np.ndarray) -> np.ndarray:
+    """Colour a [0, 1] map (H, W) as an 8-bit colormap image of ``size`` (width, height), BGR."""
+    levels = np.round(saliency01 * 255).astype(np.uint8)
+    levels = cv2.resize(levels, size, interpolation=cv2.INTER_AREA)  # as the published save_video
+    return lut[levels]
+
+
+def blend(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """``(1 - alpha) * frame + alpha * heat`` rounded as cv2.addWeighted does, uint8 (H, W, 3)."""
+    return cv2.addWeighted(frame, 1.0 - alpha, heat, alpha, 0.0)
+
+
+def render_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
+    """Even (width, height) at the source aspect; default width = source width, at most 1920."""
+    target = min(info.width, MAX_DEFAULT_WIDTH) if width is None else int(width)
+    if target < 2:
+        raise InputError(f"render.width must be at least 2 pixels, got {width}")
+    height = target * info.height / info.width
+    return max(2, round(target / 2) * 2), max(2, round(height / 2) * 2)
+
+
+def load_stack(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    """Read the float16 map stack: maps (N, 240, 320) and the frame names (without .png)."""
+    with np.load(path, allow_pickle=False) as data:
+        return data["maps"], [str(n) for n in data["names"]]
+
+
+def _frame_index(name: str) -> int:
+    return int(name.rsplit("_", 1)[1])
+
+
+def _mux_audio(video_only: Path, source: Path, out: Path) -> None:
+    """Put the source's audio next to the rendered video: stream copy, AAC if copy is refused."""
+    for audio_codec in ("copy", "aac"):
+        cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(video_only),
+               "-i", str(source), "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", audio_codec,
+               "-movflags", "+faststart", "-f", "mp4", str(out)]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
+        if proc.returncode == 0:
+            return
+        print(f"audio {audio_codec} failed: {proc.stderr.strip()[-500:]}", file=sys.stderr)
+    raise SstsalError(f"could not add the audio of {source} to the overlay video (see the log above)")
+
+
+def render_overlay(
+    video: str | Path,
+    stack: str | Path,
+    out_path: str | Path,
+    *,
+    width: int | None = None,
+    alpha: float = 0.5,
+    colormap: str = "inferno",
+    interpolate: bool = False,
+    crf: int = 20,
+    preset: str = "medium",
+    info: VideoInfo | None = None,
+    progress: bool = True,
+) -> Path:
+    """Write the overlay MP4 of ``video`` with the maps of ``stack`` (see :func:`load_stack`).
+
+    Map names must end in the source frame index (``<video>_<index>``). Every source frame gets
+    the map of the latest sampled frame at or before it, or with ``interpolate`` a linear blend of
+    the two sampled maps around it. Output: H.264, yuv420p, even size ``render_size(width)``, the
+    source frame rate and frame count, the source audio. Written atomically.
+    """
+    video, out_path = Path(video), Path(out_path)
+    info = info or probe_video(video)
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError(f"render.alpha must be between 0 and 1, got {alpha}")
+    maps, names = load_stack(stack)
+    if len(names) == 0:
+        raise InputError(f"{stack} holds no saliency maps")
+    order = np.argsort([_frame_index(n) for n in names])
+    indices = [_frame_index(names[i]) for i in order]
+    maps01 = [normalise_map(maps[i]) for i in order]
+    size = render_size(info, width)
+    lut = colormap_lut(colormap)
+    heat_cache: dict[int, np.ndarray] = {}
+
+    def heat_for(n: int) -> np.ndarray:
+        k = max(0, bisect.bisect_right(indices, n) - 1)  # latest sampled frame at or before n
+        if interpolate and k + 1 < len(indices) and n > indices[k]:
+            w = (n - indices[k]) / (indices[k + 1] - indices[k])
+            return heatmap((1 - w) * maps01[k] + w * maps01[k + 1], size, lut)
+        if k not in heat_cache:
+            heat_cache.clear()  # maps are used in order: one cached heatmap is enough
+            heat_cache[k] = heatmap(maps01[k], size, lut)
+        return heat_cache[k]
+
+    decoder = (
+        ffmpeg.input(str(video))
+        .filter("scale", size[0], size[1], flags="area")
+        .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
+        .global_args("-hide_banner", "-nostdin", "-v", "error")
+        .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)
+    )
+    frame_bytes = size[0] * size[1] * 3
+    with atomic_file(out_path) as tmp:
+        video_only = tmp.with_name(tmp.stem + ".video.mp4") if info.has_audio else tmp
+        encoder = (
+            ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{size[0]}x{size[1]}", framerate=info.rate)
+            .output(str(video_only), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset=preset,
+                    movflags="+faststart", f="mp4")  # fmt: skip
+            .global_args("-hide_banner", "-nostdin", "-v", "error")
+            .overwrite_output()
+            .run_async(cmd=ffmpeg_exe(), pipe_stdin=True)
+        )
+        bar = tqdm(total=info.frame_count, desc=f"overlay {video.stem}", unit="frame", disable=not progress,
+                   file=sys.stderr, mininterval=2.0)  # fmt: skip
+        written = 0
+        try:
+            while True:
+                buffer = decoder.stdout.read(frame_bytes)
+                if len(buffer) < frame_bytes:
+                    break
+                frame = np.frombuffer(buffer, np.uint8).reshape(size[1], size[0], 3)
+                encoder.stdin.write(blend(frame, heat_for(written), alpha).tobytes())
+                written += 1
+                bar.update()
+        finally:
+            bar.close()
+            encoder.stdin.close()
+            decoder.stdout.close()
+            encoder.wait()
+            decoder.wait()
+        try:
+            if decoder.returncode != 0 or encoder.returncode != 0 or written == 0:
+                raise SstsalError(
+                    f"rendering {out_path} failed (decoder exit {decoder.returncode}, encoder exit "
+                    f"{encoder.returncode}, {written} frames): see ffmpeg's messages above"
+                )
+            if info.has_audio:
+                _mux_audio(video_only, video, tmp)
+        finally:
+            if video_only != tmp:
+                video_only.unlink(missing_ok=True)
+    return out_path

@@ -1,0 +1,196 @@
+"""Video discovery and probing with the bundled ffmpeg binary (no ffprobe needed).
+
+imageio-ffmpeg ships an ``ffmpeg`` binary but no ``ffprobe``, so the stream facts come from
+the header summary ``ffmpeg -i`` prints, and the frame count plus an integrity check come from
+one pass over the video packets (``-c copy``, no decoding, fast even for 8K files).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import unicodedata
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import imageio_ffmpeg
+
+from sstsal.errors import InputError
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+
+# Bump when a change alters what a stage built on these facts writes (see workflow params).
+OUTPUT_VERSION = 1
+
+_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
+_STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
+_SIZE = re.compile(r"(?<![\dx])(\d{2,6})x(\d{2,6})(?![\dx])")
+_FPS = re.compile(r"([\d.]+)(k?) fps")
+_TBR = re.compile(r"([\d.]+)(k?) tbr")
+_ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
+
+
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary bundled with imageio-ffmpeg (or IMAGEIO_FFMPEG_EXE)."""
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the later stages need to know about one source video."""
+
+    path: str
+    width: int  # displayed width after rotation, pixels
+    height: int
+    fps: float  # average frame rate as ffmpeg reports it
+    rate: str  # the same as an exact fraction "num/den" for encoders
+    frame_count: int  # video packets in the file (== decoded frames for the usual codecs)
+    duration: float  # seconds, from the container header
+    has_audio: bool
+    codec: str
+
+    @property
+    def aspect_warning(self) -> str | None:
+        """A message when the frame is not 2:1, i.e. probably not equirectangular."""
+        if abs(self.width - 2 * self.height) > max(2, 0.01 * self.width):
+            return (
+                f"{Path(self.path).name} is {self.width}x{self.height}, not 2:1: it is probably not an "
+                "equirectangular 360-degree video; processing it anyway"
+            )
+        return None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> VideoInfo:
+        return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def discover_videos(folder: str | Path) -> dict[str, Path]:
+    """Map each video's file stem to its path, for the video files directly in ``folder``.
+
+    Suffixes in VIDEO_SUFFIXES in any letter case; hidden files are ignored. Stems are
+    NFC-normalised so that names typed on different systems compare equal.
+    Raises InputError for a missing folder, a folder without videos, or two files whose
+    stems collide (the stem names every output, so they would overwrite each other).
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(
+            f"video folder {folder} does not exist: create it and put your 360-degree videos there, "
+            "or point config key `videos` at your folder (snakemake --config videos=/path)"
+        )
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file() or path.suffix.lower() not in VIDEO_SUFFIXES:
+            continue
+        found.setdefault(unicodedata.normalize("NFC", path.stem), []).append(path)
+    if not found:
+        raise InputError(
+            f"no videos in {folder}: expected files ending in {', '.join(VIDEO_SUFFIXES)} (any letter case)"
+        )
+    clashes = {stem: paths for stem, paths in found.items() if len(paths) > 1}
+    if clashes:
+        shown = "; ".join(" and ".join(p.name for p in paths) for paths in clashes.values())
+        raise InputError(
+            f"several videos in {folder} share a name without extension ({shown}): every output is "
+            "named after it, so rename or move all but one of each"
+        )
+    return {stem: paths[0] for stem, paths in found.items()}
+
+
+def exact_rate(fps: float) -> Fraction:
+    """The frame rate as a fraction: NTSC rates (29.97 printed for 30000/1001) are recovered."""
+    ntsc = round(fps * 1.001)
+    if ntsc > 0 and abs(fps - ntsc * 1000 / 1001) < 0.006 and abs(fps - ntsc) > 0.006:
+        return Fraction(ntsc * 1000, 1001)
+    return Fraction(fps).limit_denominator(1000)
+
+
+def _header(path: Path) -> str:
+    """The stderr of ``ffmpeg -i path`` (it exits 1 because no output is given)."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-i", str(path)], capture_output=True, text=True, errors="replace"
+    )
+    return proc.stderr
+
+
+def _scan_packets(path: Path) -> tuple[int, list[str]]:
+    """Count the first video stream's packets and collect error messages on the way."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostats", "-v", "error", "-i", str(path),
+         "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-"],
+        capture_output=True, text=True, errors="replace",
+    )  # fmt: skip
+    frames = [int(m) for m in re.findall(r"^frame=(\d+)", proc.stdout, re.M)]
+    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    if proc.returncode != 0 and not errors:
+        errors = [f"ffmpeg exited with code {proc.returncode}"]
+    return (frames[-1] if frames else 0), errors
+
+
+def probe_video(path: str | Path) -> VideoInfo:
+    """Read stream facts and check that every video packet is present.
+
+    Raises InputError naming the file when it cannot be opened, has no video stream, or is
+    truncated/corrupt (ffmpeg reports errors while reading its packets).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"video {path} does not exist")
+    header = _header(path)
+    if "Input #0" not in header:
+        reason = next((ln.strip() for ln in reversed(header.splitlines()) if ln.strip()), "unknown error")
+        raise InputError(
+            f"cannot read video {path}: ffmpeg says {reason!r}; the file is not a video ffmpeg can open, "
+            "or it is truncated (e.g. an unfinished download or copy): replace it or remove it from the folder"
+        )
+    video_line = audio = None
+    for line in header.splitlines():
+        match = _STREAM.match(line)
+        if match is None:
+            continue
+        if match[1] == "Video" and "attached pic" not in line and video_line is None:
+            video_line = match[2]
+        elif match[1] == "Audio":
+            audio = match[2]
+    if video_line is None:
+        raise InputError(f"{path} has no video stream (only audio or data): it cannot be processed; remove it")
+    size = _SIZE.search(video_line)
+    rate = _FPS.search(video_line) or _TBR.search(video_line)
+    if size is None or rate is None:
+        raise InputError(f"cannot read the frame size or frame rate of {path} from ffmpeg's summary: {video_line!r}")
+    width, height = int(size[1]), int(size[2])
+    fps = float(rate[1]) * (1000 if rate[2] else 1)
+    rotation = _ROTATION.search(header[header.find(video_line):])
+    if rotation is not None and round(abs(float(rotation[1]))) % 180 == 90:
+        width, height = height, width  # ffmpeg auto-rotates on decode, so frames come out turned
+    duration_match = _DURATION.search(header)
+    duration = (
+        int(duration_match[1]) * 3600 + int(duration_match[2]) * 60 + float(duration_match[3])
+        if duration_match
+        else 0.0
+    )
+    frame_count, errors = _scan_packets(path)
+    if errors:
+        shown = "; ".join(errors[:3])
+        raise InputError(
+            f"video {path} is truncated or corrupt (ffmpeg: {shown}): re-download or re-encode it, "
+            "or remove it from the folder"
+        )
+    if frame_count == 0:
+        raise InputError(f"video {path} has a video stream without any frames: replace or remove it")
+    return VideoInfo(
+        path=str(path),
+        width=width,
+        height=height,
+        fps=fps,
+        rate=str(exact_rate(fps)),
+        frame_count=frame_count,
+        duration=duration or frame_count / fps,
+        has_audio=audio is not None,
+        codec=video_line.split()[0].rstrip(","),
+    )
