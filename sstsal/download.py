@@ -1,0 +1,109 @@
+"""Provisioning of the published checkpoints: local folders first, then a checksummed download.
+
+Order of look-up for a checkpoint file:
+1. the folder named by ``SSTSAL_MODELS`` (e.g. a shared copy on an offline cluster);
+2. the cache folder :func:`models_dir` (``$SSTSAL_CACHE`` or ``~/.cache/sstsal/models``);
+3. a download from the pinned URL into the cache, verified against its sha256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from sstsal.atomic import atomic_file
+from sstsal.errors import CheckpointError
+
+# Upstream commit dc6a4ba of github.com/edurnebernal/SST-Sal (the repository has no licence
+# file, so the weights are fetched at run time, never shipped).
+_SSTSAL_URL = "https://github.com/edurnebernal/SST-Sal/raw/dc6a4bae83d5ccd1f305754ffc0a97e3ff5ebbbf/models/{}"
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    name: str
+    url: str
+    sha256: str
+    size: int
+
+
+CHECKPOINTS = {
+    "SST_Sal.pth": PublishedFile(
+        "SST_Sal.pth",
+        _SSTSAL_URL.format("SST_Sal.pth"),
+        "f1a50c86195a368520ce61581eb66e261fbea888ee554b9e09e3d8fe56d79d54",
+        227039,
+    ),
+    "SST_Sal_wo_OF.pth": PublishedFile(
+        "SST_Sal_wo_OF.pth",
+        _SSTSAL_URL.format("SST_Sal_wo_OF.pth"),
+        "e3f6043cbb190c42fe9655e2dcc9853bd841c7ca40bf533370737c465a15a25b",
+        20575,
+    ),
+}
+
+
+def models_dir() -> Path:
+    """The cache folder for downloaded checkpoints."""
+    cache = os.environ.get("SSTSAL_CACHE")
+    if cache:
+        return Path(cache).expanduser() / "models"
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "sstsal" / "models"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def fetch_file(url: str, sha256: str, dest: Path, *, timeout: float = 60.0) -> Path:
+    """Download ``url`` to ``dest`` atomically; refuse it unless its sha256 matches.
+
+    An existing ``dest`` with the right checksum is reused. When the download fails
+    (offline), the error says which file to put where.
+    """
+    dest = Path(dest)
+    if dest.is_file():
+        if sha256_of(dest) == sha256:
+            return dest
+        raise CheckpointError(f"{dest} exists but its sha256 is not {sha256}: delete it and run `sstsal download` again")
+    try:
+        with atomic_file(dest) as tmp:
+            with urllib.request.urlopen(url, timeout=timeout) as response, open(tmp, "wb") as out:
+                while block := response.read(1 << 20):
+                    out.write(block)
+            actual = sha256_of(tmp)
+            if actual != sha256:
+                raise CheckpointError(f"download of {url} has sha256 {actual}, expected {sha256}: refused")
+    except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        raise CheckpointError(
+            f"could not download {url} ({exc}). Without internet, get that file elsewhere and put it at {dest} "
+            f"(or in the folder named by SSTSAL_MODELS); its sha256 must be {sha256}"
+        ) from exc
+    return dest
+
+
+def checkpoint_path(name: str = "SST_Sal.pth", *, download: bool = True) -> Path:
+    """Path of a published checkpoint, from SSTSAL_MODELS, the cache, or a download."""
+    if name not in CHECKPOINTS:
+        raise CheckpointError(f"unknown checkpoint {name!r}: known are {', '.join(CHECKPOINTS)}")
+    spec = CHECKPOINTS[name]
+    local = os.environ.get("SSTSAL_MODELS")
+    if local:
+        candidate = Path(local).expanduser() / name
+        if candidate.is_file():
+            if sha256_of(candidate) != spec.sha256:
+                raise CheckpointError(f"{candidate} (from SSTSAL_MODELS) has the wrong sha256; expected {spec.sha256}")
+            return candidate
+    cached = models_dir() / name
+    if not download and not cached.is_file():
+        raise CheckpointError(f"checkpoint {name} not found: run `sstsal download` or put it at {cached}")
+    return fetch_file(spec.url, spec.sha256, cached)

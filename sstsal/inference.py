@@ -1,0 +1,203 @@
+"""SST-Sal inference over one video's frames, with a map for every frame.
+
+The published code cuts a video into 20-frame windows overlapping by 4 (ends at 20, 36, ...,
+strictly before the last frame) and drops the first 4 outputs of each window (warm-up from
+zero states). That leaves frames 0-3 and the frames after the last window without a map.
+We run exactly the published windows, so those frames get the published values, and add:
+
+* frames 0-3: the first window's own (warm-up) outputs;
+* the tail: one more window ending at the last frame, whose outputs after the last
+  published window are kept (they are at least 4 frames into that window);
+* videos of at most 20 frames: one window over all frames, every output kept.
+
+Windows are independent, so they run as a batch. Each window is computed the same way
+whatever else is in its batch, so a subset of frames (``frame_range``, used to split long
+videos into jobs) gives bit-identical maps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from sstsal.atomic import atomic_directory
+from sstsal.errors import InputError
+from sstsal.inputs import check_same_size, read_model_image
+from sstsal.model import SSTSal
+from sstsal.naming import list_frames, match_flow
+
+WINDOW = 20
+WARMUP = 4
+
+
+@dataclass(frozen=True)
+class Window:
+    """Frames ``[start, stop)`` run from zero states; outputs ``[keep_from, stop)`` are kept."""
+
+    start: int
+    stop: int
+    keep_from: int
+
+
+def plan_windows(n_frames: int, window: int = WINDOW, warmup: int = WARMUP) -> list[Window]:
+    """The windows that give every one of ``n_frames`` frames exactly one map."""
+    if n_frames <= 0:
+        return []
+    if n_frames <= window:
+        return [Window(0, n_frames, 0)]
+    ends = range(window, n_frames, window - warmup)  # the published windows
+    windows = [Window(end - window, end, 0 if i == 0 else end - window + warmup) for i, end in enumerate(ends)]
+    if windows[-1].stop < n_frames:
+        windows.append(Window(n_frames - window, n_frames, windows[-1].stop))
+    return windows
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """``auto`` -> first CUDA device if there is one, else CPU; checks explicit requests."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except RuntimeError:
+        raise InputError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"device {device} was requested but CUDA is not available here: use --device cpu or auto")
+        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
+            raise InputError(f"device {device} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    elif resolved.type != "cpu":
+        raise InputError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
+    return resolved
+
+
+def default_batch_size(device: torch.device) -> int:
+    # A 20-frame window at 240x320 holds ~0.9 GB of precomputed input gates in float32.
+    return 16 if device.type == "cuda" else 2
+
+
+def normalise_map(raw: torch.Tensor) -> np.ndarray:
+    """Per-frame min-max to uint8, as the published code (truncation, not rounding).
+
+    A constant map (max == min) becomes all zeros instead of the published NaNs.
+    """
+    lo, hi = torch.min(raw), torch.max(raw)
+    if hi <= lo:
+        return np.zeros(raw.shape, dtype=np.uint8)
+    return (np.array((raw - lo) / (hi - lo)) * 255).astype(np.uint8)
+
+
+class _FrameCache:
+    """Loads each frame (and flow image) once, forgets frames no later window needs."""
+
+    def __init__(self, frames: Sequence[Path], flows: Sequence[Path] | None) -> None:
+        self.frames, self.flows = frames, flows
+        self.loaded: dict[int, np.ndarray] = {}
+
+    def window(self, w: Window) -> np.ndarray:
+        for index in [i for i in self.loaded if i < w.start]:
+            del self.loaded[index]
+        return np.stack([self._get(i) for i in range(w.start, w.stop)])  # (T, H, W, C)
+
+    def _get(self, index: int) -> np.ndarray:
+        if index not in self.loaded:
+            image = read_model_image(self.frames[index])
+            if self.flows is not None:
+                image = np.concatenate([image, read_model_image(self.flows[index])], axis=-1)
+            self.loaded[index] = image
+        return self.loaded[index]
+
+
+def predict_maps(
+    model: SSTSal,
+    frames: Sequence[Path],
+    flows: Sequence[Path] | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int | None = None,
+    frame_range: tuple[int, int] | None = None,
+    progress: bool = True,
+) -> dict[int, torch.Tensor]:
+    """Raw model output ``(240, 320)`` float32 for each frame index (all, or ``frame_range``)."""
+    device = resolve_device(str(device))
+    batch_size = batch_size or default_batch_size(device)
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    expected = 6 if flows is not None else 3
+    if model.input_channels != expected:
+        raise InputError(
+            f"the checkpoint expects {model.input_channels} input channels but the input has {expected} "
+            f"({'frames and flow' if flows is not None else 'frames only'}): "
+            + ("use the no-flow checkpoint (--no-flow)" if flows is None else "use the checkpoint with flow")
+        )
+    start, stop = frame_range or (0, len(frames))
+    if not 0 <= start < stop <= len(frames):
+        raise InputError(f"frame range [{start}, {stop}) is outside the {len(frames)} frames")
+    windows = [w for w in plan_windows(len(frames)) if w.keep_from < stop and w.stop > start]
+
+    model = model.to(device).eval()
+    cache = _FrameCache(frames, flows)
+    maps: dict[int, torch.Tensor] = {}
+    batches = [windows[i : i + batch_size] for i in range(0, len(windows), batch_size)]
+    with torch.inference_mode(), tqdm(total=stop - start, unit="frame", disable=not progress or None) as bar:
+        for batch in batches:
+            # Windows of one batch have one length (only a single short video differs).
+            x = torch.from_numpy(np.stack([cache.window(w) for w in batch]))  # (B, T, H, W, C)
+            x = x.to(device, non_blocking=True).permute(0, 1, 4, 2, 3)
+            out = model(x)[:, :, 0].float().cpu()  # one transfer per batch
+            for w, window_out in zip(batch, out):
+                for index in range(max(w.keep_from, start), min(w.stop, stop)):
+                    maps[index] = window_out[index - w.start]
+                    bar.update(1)
+    return maps
+
+
+def predict_folder(
+    frames_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    flow_dir: str | os.PathLike | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    no_flow: bool = False,
+    device: str = "auto",
+    batch_size: int | None = None,
+    save_raw: bool = False,
+    progress: bool = True,
+    frame_range: tuple[int, int] | None = None,
+) -> dict[str, np.ndarray]:
+    """Predict one video's frames folder; write ``out_dir/<frame name>.png`` for each frame.
+
+    ``out_dir`` appears only when complete. With ``save_raw`` also ``out_dir/raw.npz``
+    (float32 (240, 320) per frame name without extension). Returns those raw maps.
+    """
+    from sstsal.atomic import write_png
+    from sstsal.checkpoint import load_model
+    from sstsal.download import checkpoint_path
+
+    if not no_flow and flow_dir is None:
+        raise InputError("no flow folder given: pass --flow DIR, or --no-flow to use the model without optical flow")
+    frames = list_frames(frames_dir)
+    frame_paths = [Path(frames_dir) / f.filename for f in frames]
+    flow_paths = None if no_flow else match_flow(frames, flow_dir)
+    check_same_size(frame_paths)
+    if flow_paths is not None:
+        check_same_size(flow_paths)
+    if checkpoint is None:
+        checkpoint = checkpoint_path("SST_Sal_wo_OF.pth" if no_flow else "SST_Sal.pth")
+    model = load_model(checkpoint)
+
+    maps = predict_maps(
+        model, frame_paths, flow_paths, device=device, batch_size=batch_size, frame_range=frame_range, progress=progress
+    )
+    raw = {frames[i].stem: m.numpy() for i, m in sorted(maps.items())}
+    with atomic_directory(out_dir) as tmp:
+        for i, m in sorted(maps.items()):
+            write_png(tmp / frames[i].filename, normalise_map(m))
+        if save_raw:
+            np.savez(tmp / "raw.npz", **raw)
+    return raw

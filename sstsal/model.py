@@ -1,0 +1,105 @@
+"""The SST-Sal network: a spherical ConvLSTM encoder and decoder.
+
+Encoder: spherical ConvLSTM cell (gates split i, f, o, g) then spherical 3x3 max pooling
+with stride 2. Decoder: spherical ConvLSTM cell with one hidden channel then nearest 2x
+upsampling; its hidden state is the saliency output. Zero initial states per sequence.
+
+Computation differs from the published formulation only in its order, not its result:
+the part of the encoder's gate convolution that depends on the input frame is computed for
+all frames of all sequences at once before the recurrence, and every spherical convolution
+is a sparse sampling followed by one matrix multiply (see :mod:`sstsal.spherical_ops`).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from sstsal.spherical_ops import flatten_kernel, spherical_conv, spherical_max_pool, spherical_taps
+
+MODEL_HEIGHT = 240
+MODEL_WIDTH = 320
+
+
+class SphericalConvLSTMCell(nn.Module):
+    """Gate convolution of a spherical ConvLSTM cell over ``[input, hidden]`` channels."""
+
+    def __init__(self, input_channels: int, hidden_channels: int) -> None:
+        super().__init__()
+        self.input_channels = input_channels
+        self.hidden_channels = hidden_channels
+        self.weight = nn.Parameter(torch.empty(4 * hidden_channels, input_channels + hidden_channels, 3, 3))
+        self.bias = nn.Parameter(torch.empty(4 * hidden_channels))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # nn.Conv2d's default initialisation, as the published model used.
+        conv = nn.Conv2d(self.input_channels + self.hidden_channels, 4 * self.hidden_channels, 3)
+        with torch.no_grad():
+            self.weight.copy_(conv.weight)
+            self.bias.copy_(conv.bias)
+
+    def input_gates(self, x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+        """Input-frame part of the gates plus bias: ``(N, H*W, C_in)`` -> ``(N, H*W, 4*hidden)``."""
+        return spherical_conv(x, self.weight[:, : self.input_channels], self.bias, height, width)
+
+    def step(
+        self, input_gates: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], height: int, width: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One time step from precomputed input gates; returns the new ``(h, c)``."""
+        h, c = state
+        hidden_kernel = flatten_kernel(self.weight[:, self.input_channels :])
+        gates = input_gates + spherical_taps(h, height, width) @ hidden_kernel
+        i, f, o, g = gates.split(self.hidden_channels, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return h, c
+
+
+class SSTSal(nn.Module):
+    """SST-Sal. ``forward``: ``(B, T, C, H, W)`` in [0, 1] -> ``(B, T, 1, H, W)`` saliency.
+
+    ``C`` is 6 (frame BGR then flow-image BGR) for the published model with flow, 3 without.
+    H and W must be even; the published model runs at 240x320.
+    """
+
+    def __init__(self, input_channels: int = 6, hidden_channels: int = 36) -> None:
+        super().__init__()
+        self.input_channels = input_channels
+        self.hidden_channels = hidden_channels
+        self.encoder = SphericalConvLSTMCell(input_channels, hidden_channels)
+        self.decoder = SphericalConvLSTMCell(hidden_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 5 or x.shape[2] != self.input_channels:
+            raise ValueError(
+                f"expected input of shape (batch, time, {self.input_channels}, height, width), got {tuple(x.shape)}"
+            )
+        batch, steps, channels, height, width = x.shape
+        if height % 2 or width % 2:
+            raise ValueError(f"height and width must be even, got {height}x{width}")
+        half_h, half_w = height // 2, width // 2
+
+        frames = x.permute(0, 1, 3, 4, 2).reshape(batch * steps, height * width, channels)
+        input_gates = self.encoder.input_gates(frames, height, width).view(batch, steps, height * width, -1)
+
+        zeros = x.new_zeros
+        enc = (zeros(batch, height * width, self.hidden_channels), zeros(batch, height * width, self.hidden_channels))
+        dec = (zeros(batch, half_h * half_w, 1), zeros(batch, half_h * half_w, 1))
+        outputs = []
+        for t in range(steps):
+            enc = self.encoder.step(input_gates[:, t], enc, height, width)
+            pooled = spherical_max_pool(enc[0], height, width, stride=2)
+            dec_in = torch.cat([pooled, dec[0]], dim=-1)
+            dec_gates = spherical_conv(dec_in, self.decoder.weight, self.decoder.bias, half_h, half_w)
+            dec = self._decoder_update(dec_gates, dec[1])
+            outputs.append(dec[0].view(batch, 1, half_h, half_w))
+        small = torch.stack(outputs, dim=1)  # (B, T, 1, H/2, W/2)
+        return small.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
+
+    def _decoder_update(self, gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # The decoder's hidden state is part of its input (concatenated above), so its whole
+        # gate convolution is one product; only the LSTM update remains.
+        i, f, o, g = gates.split(1, dim=-1)
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        return torch.sigmoid(o) * torch.tanh(c), c

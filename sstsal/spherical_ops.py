@@ -1,0 +1,104 @@
+"""Applying the spherical 3x3 sampling to feature maps, on CPU and CUDA, with autograd.
+
+Features are kept pixel-major and channels-last, ``(B, H * W, C)``, so that the taps come
+out as ``(B, H_out * W_out, 9 * C)``: exactly the rows a single matrix multiply with the
+flattened ``(O, C, 3, 3)`` kernel needs (no im2col copy, no stride-3 convolution).
+
+On CPU the sparse product runs in SciPy (its CSR kernel is an order of magnitude faster
+than torch's CPU sparse kernels for this shape); on CUDA it runs in cuSPARSE through torch.
+Both are wrapped in one autograd function whose backward is the transposed product, so the
+same code trains.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import scipy.sparse
+import torch
+
+from sstsal.spherical import bilinear_taps
+
+
+@functools.lru_cache(maxsize=16)
+def _scipy_matrices(height: int, width: int, stride: int) -> tuple[scipy.sparse.csr_matrix, scipy.sparse.csr_matrix]:
+    rows, cols, vals = bilinear_taps(height, width, stride)
+    n_out = (-(-height // stride)) * (-(-width // stride)) * 9
+    forward = scipy.sparse.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n_out, height * width))
+    forward.sum_duplicates()
+    return forward, forward.T.tocsr()
+
+
+_torch_cache: dict[tuple[int, int, int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+
+
+def _torch_matrices(height: int, width: int, stride: int, device: torch.device, dtype: torch.dtype):
+    key = (height, width, stride, str(device), dtype)
+    if key not in _torch_cache:
+        forward, backward = _scipy_matrices(height, width, stride)
+        _torch_cache[key] = tuple(
+            torch.sparse_csr_tensor(
+                torch.from_numpy(m.indptr.astype(np.int64)),
+                torch.from_numpy(m.indices.astype(np.int64)),
+                torch.from_numpy(m.data),
+                size=m.shape,
+            ).to(device=device, dtype=dtype)
+            for m in (forward, backward)
+        )
+    return _torch_cache[key]
+
+
+def _sparse_product(x: torch.Tensor, height: int, width: int, stride: int, transpose: bool) -> torch.Tensor:
+    """``S @ x[b]`` for every batch element (``S.T`` when ``transpose``); x: (B, rows, C)."""
+    if x.device.type == "cpu" and x.dtype == torch.float32:
+        matrix = _scipy_matrices(height, width, stride)[int(transpose)]
+        x = x.detach().contiguous()
+        return torch.stack([torch.from_numpy(np.asarray(matrix @ x[b].numpy())) for b in range(x.shape[0])])
+    matrix = _torch_matrices(height, width, stride, x.device, x.dtype)[int(transpose)]
+    batch, rows, channels = x.shape
+    columns = x.detach().permute(1, 0, 2).reshape(rows, batch * channels)
+    out = matrix @ columns  # (rows_out, B * C)
+    return out.view(-1, batch, channels).permute(1, 0, 2)
+
+
+class _SphericalSample(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor, height: int, width: int, stride: int) -> torch.Tensor:
+        ctx.geometry = (height, width, stride)
+        return _sparse_product(x, height, width, stride, transpose=False)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        height, width, stride = ctx.geometry
+        return _sparse_product(grad, height, width, stride, transpose=True), None, None, None
+
+
+def spherical_taps(x: torch.Tensor, height: int, width: int, stride: int = 1) -> torch.Tensor:
+    """Sample the 9 spherical taps of every output pixel.
+
+    ``x``: ``(B, H * W, C)``. Returns ``(B, H_out * W_out, 9 * C)`` with tap-major,
+    channel-minor columns (tap ``k = 3 * ky + kx``).
+    """
+    if x.dim() != 3 or x.shape[1] != height * width:
+        raise ValueError(f"expected features of shape (B, {height * width}, C), got {tuple(x.shape)}")
+    taps = _SphericalSample.apply(x, height, width, stride)
+    return taps.reshape(x.shape[0], -1, 9 * x.shape[2])
+
+
+def flatten_kernel(weight: torch.Tensor) -> torch.Tensor:
+    """``(O, C, 3, 3)`` convolution weights as the ``(9 * C, O)`` matrix matching the taps."""
+    out_channels, in_channels = weight.shape[:2]
+    return weight.permute(2, 3, 1, 0).reshape(9 * in_channels, out_channels)
+
+
+def spherical_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, height: int, width: int) -> torch.Tensor:
+    """Spherical 3x3 convolution, stride 1: ``(B, H * W, C)`` -> ``(B, H * W, O)``."""
+    out = spherical_taps(x, height, width) @ flatten_kernel(weight)
+    return out if bias is None else out + bias
+
+
+def spherical_max_pool(x: torch.Tensor, height: int, width: int, stride: int = 2) -> torch.Tensor:
+    """Spherical 3x3 max pooling: ``(B, H * W, C)`` -> ``(B, ceil(H/s) * ceil(W/s), C)``."""
+    taps = spherical_taps(x, height, width, stride)
+    return taps.view(x.shape[0], -1, 9, x.shape[2]).amax(dim=2)
