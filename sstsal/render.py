@@ -21,6 +21,7 @@ from tqdm import tqdm
 
 from sstsal.atomic import atomic_file
 from sstsal.errors import InputError, SstsalError
+from sstsal.saliency_stack import load_stack
 from sstsal.video import VideoInfo, ffmpeg_exe, probe_video
 
 # Bump when a change alters the overlay video (triggers reruns through workflow params).
@@ -71,12 +72,6 @@ def render_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
         raise InputError(f"render.width must be at least 2 pixels, got {width}")
     height = target * info.height / info.width
     return max(2, round(target / 2) * 2), max(2, round(height / 2) * 2)
-
-
-def load_stack(path: str | Path) -> tuple[np.ndarray, list[str]]:
-    """Read the float16 map stack: maps (N, 240, 320) and the frame names (without .png)."""
-    with np.load(path, allow_pickle=False) as data:
-        return data["maps"], [str(n) for n in data["names"]]
 
 
 def _frame_index(name: str) -> int:

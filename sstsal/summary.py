@@ -16,7 +16,9 @@ import numpy as np
 
 from sstsal.atomic import atomic_file, write_png
 from sstsal.errors import InputError
-from sstsal.render import blend, colormap_lut, heatmap, load_stack, normalise_map
+from sstsal.render import blend, colormap_lut, heatmap, normalise_map
+from sstsal.saliency_stack import load_stack
+from sstsal.video import VideoInfo
 
 # Bump when a change alters the summary files (triggers reruns through workflow params).
 OUTPUT_VERSION = 1
@@ -97,3 +99,21 @@ def contact_sheet(
     rows = [np.concatenate(cells[r : r + columns], axis=1) for r in range(0, len(cells), columns)]
     write_png(out_png, np.concatenate(rows, axis=0))
     return [names[i] for i in picks]
+
+
+def write_summary(
+    frames_dir: str | Path,
+    stack: str | Path,
+    sheet_png: str | Path,
+    directions_csv: str | Path,
+    *,
+    info: str | Path | None = None,
+    count: int = 12,
+    columns: int = 4,
+    alpha: float = 0.5,
+    colormap: str = "inferno",
+) -> None:
+    """Both summary files of one video; ``info`` (video.json) gives the times in the CSV."""
+    fps = VideoInfo.from_json(info).fps if info else None
+    contact_sheet(frames_dir, stack, sheet_png, count=count, columns=columns, alpha=alpha, colormap=colormap)
+    write_directions(stack, directions_csv, fps=fps)

@@ -1,0 +1,26 @@
+# SST-Sal saliency for a folder of 360-degree equirectangular videos.
+# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary.
+# Config keys: config/README.md. Run: snakemake --cores all [--config videos=/path/to/videos]
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/probe.smk"
+include: "workflow/rules/frames.smk"
+include: "workflow/rules/flow.smk"
+include: "workflow/rules/validation.smk"
+include: "workflow/rules/inference.smk"
+include: "workflow/rules/render.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

@@ -1,0 +1,27 @@
+rule flow:
+    """Colour-coded optical flow per sampled frame (t -> t+1), 320x240 PNGs with the frames' names."""
+    input:
+        frames=flow_source_frames,
+    output:
+        flow=directory(result("{video}", "flow")),
+    params:
+        method=FLOW_METHOD,
+        width=config["flow"]["width"],
+        iters=config["flow"]["iters"],
+        seam=config["flow"]["seam"],
+        color_order=config["flow"]["color_order"],
+        checkpoint=config["flow"]["raft_checkpoint"],
+        device=DEVICE,
+        raw_dir=result("{video}", "flow_raw") if config["flow"]["save_raw"] else None,
+        version=stage_version("sstsal.flow"),
+    resources:
+        gpu=GPU,
+    threads: 4
+    conda:
+        "../envs/sstsal.yaml"
+    log:
+        "logs/flow/{video}.log",
+    benchmark:
+        "benchmarks/flow/{video}.tsv"
+    script:
+        "../scripts/flow.py"

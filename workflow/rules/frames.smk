@@ -1,0 +1,48 @@
+rule extract_frames:
+    """Sampled frames at model size (320x240, INTER_AREA from the source resolution)."""
+    input:
+        video=source_video,
+        info=result("{video}", "video.json"),
+    output:
+        frames=directory(result("{video}", "frames")),
+        manifest=result("{video}", "frames.json"),
+    params:
+        size=[320, 240],
+        sampling=config["extract"]["sampling"],
+        fps=config["extract"]["fps"],
+        version=stage_version("sstsal.frames"),
+    conda:
+        "../envs/sstsal.yaml"
+    log:
+        "logs/extract_frames/{video}.log",
+    benchmark:
+        "benchmarks/extract_frames/{video}.tsv"
+    script:
+        "../scripts/extract_frames.py"
+
+
+rule extract_flow_frames:
+    """The same sampled frames at the flow stage's working width (large: optionally temporary)."""
+    input:
+        video=source_video,
+        info=result("{video}", "video.json"),
+    output:
+        frames=(
+            directory(result("{video}", "flow_frames"))
+            if config["extract"]["keep_flow_frames"]
+            else temp(directory(result("{video}", "flow_frames")))
+        ),
+    params:
+        size=None,
+        width=config["flow"]["width"],
+        sampling=config["extract"]["sampling"],
+        fps=config["extract"]["fps"],
+        version=stage_version("sstsal.frames"),
+    conda:
+        "../envs/sstsal.yaml"
+    log:
+        "logs/extract_flow_frames/{video}.log",
+    benchmark:
+        "benchmarks/extract_flow_frames/{video}.tsv"
+    script:
+        "../scripts/extract_frames.py"

@@ -1,0 +1,26 @@
+rule inference:
+    """SST-Sal saliency maps for every sampled frame, as PNGs and as a float16 stack."""
+    input:
+        frames=model_frames,
+        flow=flow_images,
+        validation=result("{video}", "validation.json"),
+    output:
+        maps=directory(result("{video}", "saliency")),
+        stack=result("{video}", "saliency.npz"),
+    params:
+        no_flow=not USE_FLOW,
+        checkpoint=config["model"]["checkpoint"],
+        device=DEVICE,
+        batch_size=config["model"]["batch_size"],
+        version=stage_version("sstsal.inference"),
+    resources:
+        gpu=GPU,
+    threads: 4
+    conda:
+        "../envs/sstsal.yaml"
+    log:
+        "logs/inference/{video}.log",
+    benchmark:
+        "benchmarks/inference/{video}.tsv"
+    script:
+        "../scripts/inference.py"

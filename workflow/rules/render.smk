@@ -1,0 +1,30 @@
+rule render:
+    """The source video with its saliency heatmap blended on top (H.264 MP4, source audio)."""
+    input:
+        video=source_video,
+        info=result("{video}", "video.json"),
+        stack=result("{video}", "saliency.npz"),
+    output:
+        report(
+            result("{video}", "overlay.mp4"),
+            caption="../report/overlay.rst",
+            category="Overlay videos",
+            labels={"video": "{video}"},
+        ),
+    params:
+        width=config["render"]["width"],
+        alpha=config["render"]["alpha"],
+        colormap=config["render"]["colormap"],
+        interpolate=config["render"]["interpolate"],
+        crf=config["render"]["crf"],
+        preset=config["render"]["preset"],
+        version=stage_version("sstsal.render"),
+    threads: 2
+    conda:
+        "../envs/sstsal.yaml"
+    log:
+        "logs/render/{video}.log",
+    benchmark:
+        "benchmarks/render/{video}.tsv"
+    script:
+        "../scripts/render.py"

@@ -1,0 +1,33 @@
+rule summary:
+    """A contact sheet of frames with heatmaps, and the most salient direction of every frame."""
+    input:
+        frames=model_frames,
+        stack=result("{video}", "saliency.npz"),
+        info=video_info,
+    output:
+        sheet=report(
+            result("{video}", "contact_sheet.png"),
+            caption="../report/contact_sheet.rst",
+            category="Contact sheets",
+            labels={"video": "{video}"},
+        ),
+        directions=report(
+            result("{video}", "directions.csv"),
+            caption="../report/directions.rst",
+            category="Salient directions",
+            labels={"video": "{video}"},
+        ),
+    params:
+        frames=config["summary"]["frames"],
+        columns=config["summary"]["columns"],
+        alpha=config["render"]["alpha"],
+        colormap=config["render"]["colormap"],
+        version=stage_version("sstsal.summary"),
+    conda:
+        "../envs/sstsal.yaml"
+    log:
+        "logs/summary/{video}.log",
+    benchmark:
+        "benchmarks/summary/{video}.tsv"
+    script:
+        "../scripts/summary.py"

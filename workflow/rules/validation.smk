@@ -1,0 +1,16 @@
+rule validate:
+    """Frames and flow images form one consistent set (names, numbering, readability, sizes)."""
+    input:
+        frames=model_frames,
+        flow=flow_images,
+        manifest=frames_manifest,
+    output:
+        result("{video}", "validation.json"),
+    params:
+        version=stage_version("sstsal.validation"),
+    conda:
+        "../envs/sstsal.yaml"
+    log:
+        "logs/validate/{video}.log",
+    script:
+        "../scripts/validate.py"

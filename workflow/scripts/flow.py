@@ -1,0 +1,26 @@
+"""Optical flow images of one video: sstsal.flow.compute_flow_folder."""
+
+from sstsal.snakemake_job import job_log
+
+with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by snakemake
+    import sys
+
+    from sstsal.flow import compute_flow_folder
+
+    params = snakemake.params  # noqa: F821
+    requested = snakemake.config["flow"]["method"]  # noqa: F821
+    if requested != params.method:
+        print(f"flow.method {requested} -> {params.method} (device setting: {params.device})", file=sys.stderr)
+    compute_flow_folder(
+        snakemake.input.frames,  # noqa: F821
+        snakemake.output.flow,  # noqa: F821
+        method=params.method,
+        checkpoint=params.checkpoint,
+        width=params.width,
+        iters=params.iters,
+        seam=params.seam,
+        device=params.device,
+        color_order=params.color_order,
+        save_raw=params.raw_dir is not None,
+        raw_npy_dir=params.raw_dir,
+    )

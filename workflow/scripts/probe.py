@@ -1,0 +1,15 @@
+"""Probe one video: sstsal.video.probe_video -> results/{video}/video.json."""
+
+from sstsal.snakemake_job import job_log
+
+with job_log(snakemake.log[0]):  # noqa: F821 - snakemake is injected by the script directive
+    import sys
+
+    from sstsal.atomic import write_text
+    from sstsal.video import probe_video
+
+    info = probe_video(snakemake.input[0])  # noqa: F821
+    if info.aspect_warning:
+        print(f"warning: {info.aspect_warning}", file=sys.stderr)
+    print(info.to_json(), file=sys.stderr)
+    write_text(snakemake.output[0], info.to_json())  # noqa: F821

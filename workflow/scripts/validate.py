@@ -1,0 +1,16 @@
+"""Validate the frame/flow set: sstsal.validation.validate_frame_set -> validation.json."""
+
+from sstsal.snakemake_job import job_log
+
+with job_log(snakemake.log[0]):  # noqa: F821 - snakemake is injected by the script directive
+    from sstsal.frames import read_manifest
+    from sstsal.validation import validate_frame_set, write_validation
+
+    inputs = snakemake.input  # noqa: F821
+    manifest = read_manifest(inputs.manifest) if inputs.get("manifest") else None
+    report = validate_frame_set(
+        inputs.frames,
+        inputs.get("flow") or None,
+        expected_numbers=None if manifest is None else manifest["indices"],
+    )
+    write_validation(snakemake.output[0], report)  # noqa: F821
