@@ -1,0 +1,341 @@
+"""The flow stage: colour-coded optical flow images for a folder of sampled frames.
+
+Flow for frame t is from frame t to frame t+1 of the sampled frames; the last frame repeats
+the previous flow (the published data has one flow image per frame). The flow is computed
+at a working resolution, colour-coded with ``torchvision.utils.flow_to_image`` (normalised
+by the frame's largest motion) and written at the model's input size, 320x240, as PNG.
+
+Engines: ``raft`` (:mod:`sstsal.raft`, what SST-Sal was trained with), and OpenCV's ``dis``
+and ``farneback`` (no weights, fast on CPU).
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import contextlib
+import logging
+import os
+import zipfile
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torchvision.utils import flow_to_image
+
+from sstsal.atomic import atomic_directory, write_png
+from sstsal.errors import InputError
+from sstsal.naming import FrameName, list_frames
+from sstsal.raft import RaftFlow, default_seam_margin, load_raft, resolve_device
+
+logger = logging.getLogger(__name__)
+
+# Bump when a change of this stage's code changes its output: the workflow reruns the stage.
+OUTPUT_VERSION = 1
+
+FLOW_METHODS = ("raft", "dis", "farneback")
+COLOR_ORDERS = ("rgb", "swapped")
+MODEL_SIZE = (320, 240)  # (width, height) of the flow images SST-Sal reads
+RAW_NPZ = "flow.npz"
+
+
+# --------------------------------------------------------------------------------------------
+# Method and sizes
+
+
+def resolve_method(method: str, device: str | torch.device | None = "auto") -> str:
+    """``auto`` is raft on CUDA and dis otherwise; the others are checked and returned."""
+    if method == "auto":
+        chosen = "raft" if resolve_device(device).type == "cuda" else "dis"
+        logger.info("flow.method auto: %s (%s)", chosen, "CUDA available" if chosen == "raft" else "no CUDA device")
+        return chosen
+    if method not in FLOW_METHODS:
+        raise InputError(f"flow method must be one of {', '.join(FLOW_METHODS)} or auto, not {method!r}")
+    return method
+
+
+def flow_uses_gpu(method: str, device: str | None = "auto") -> bool:
+    """Whether the flow stage with these settings runs on a CUDA device (for ``resources: gpu=1``)."""
+    if resolve_method(method, device) != "raft":
+        return False
+    return resolve_device(device).type == "cuda"
+
+
+def working_size(frame_width: int, frame_height: int, width: int | None) -> tuple[int, int]:
+    """(width, height) of the flow computation for frames of the given size.
+
+    ``width`` None means the frames' own width; a larger width than the frames' is capped
+    (upscaling adds no detail). The height keeps the aspect ratio, rounded to a pixel.
+    """
+    if width is None or width >= frame_width:
+        if width is not None and width > frame_width:
+            logger.info("frames are %d px wide: flow at that width, not upscaled to %d", frame_width, width)
+        return frame_width, frame_height
+    if width < 16:
+        raise InputError(f"flow width {width} is too small: use at least 16 (RAFT needs 128)")
+    height = max(1, int(round(width * frame_height / frame_width)))
+    return width, height
+
+
+def read_frame_rgb(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
+    """A frame as uint8 RGB (H, W, 3), resized to ``size`` = (width, height) with INTER_AREA."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError(f"cannot read frame {path}: the file is missing, truncated or not an image")
+    if size is not None and (image.shape[1], image.shape[0]) != size:
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def _read_frames(paths: Sequence[Path], size: tuple[int, int], lookahead: int = 6) -> Iterator[np.ndarray]:
+    """Frames in order, decoded ahead in threads (PNG decoding releases the GIL)."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        pending: collections.deque[concurrent.futures.Future[np.ndarray]] = collections.deque()
+        index = 0
+        while index < len(paths) or pending:
+            while index < len(paths) and len(pending) < lookahead:
+                pending.append(pool.submit(read_frame_rgb, paths[index], size))
+                index += 1
+            yield pending.popleft().result()
+
+
+# --------------------------------------------------------------------------------------------
+# Flow images
+
+
+def flow_image(flow: np.ndarray, *, size: tuple[int, int] = MODEL_SIZE, color_order: str = "rgb") -> np.ndarray:
+    """The colour-coded flow image to write with ``cv2.imwrite``: uint8 (size[1], size[0], 3).
+
+    ``torchvision.utils.flow_to_image`` of the (H, W, 2) flow, resized with INTER_AREA.
+    ``color_order='rgb'`` gives a PNG with its true colours; 'swapped' gives what a plain
+    ``cv2.imwrite`` of the RGB array gives (red and blue exchanged): which one SST-Sal's
+    training images had was never published.
+    """
+    if color_order not in COLOR_ORDERS:
+        raise InputError(f"color_order must be one of {', '.join(COLOR_ORDERS)}, not {color_order!r}")
+    if flow.ndim != 3 or flow.shape[2] != 2:
+        raise InputError(f"flow must be (H, W, 2), got {flow.shape}")
+    rgb = flow_to_image(torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(2, 0, 1))
+    rgb = rgb.permute(1, 2, 0).numpy()
+    if (rgb.shape[1], rgb.shape[0]) != size:
+        rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    image = rgb[:, :, ::-1] if color_order == "rgb" else rgb  # imwrite takes BGR
+    return np.ascontiguousarray(image)
+
+
+# --------------------------------------------------------------------------------------------
+# Engines
+
+
+def _wrap_margin(width: int, seam: str, seam_margin: int | None) -> int:
+    if seam == "pad":
+        return 0
+    if seam != "wrap":
+        raise InputError(f"seam must be pad or wrap, not {seam!r}")
+    margin = default_seam_margin(width) if seam_margin is None else int(seam_margin)
+    if not 0 <= margin <= width:
+        raise InputError(f"seam margin {margin} must be between 0 and the frame width {width}")
+    return margin
+
+
+def opencv_flow_pairs(
+    frames: Iterable[np.ndarray], *, method: str = "dis", seam: str = "pad", seam_margin: int | None = None
+) -> Iterator[np.ndarray]:
+    """OpenCV flow (DIS, medium preset, or Farneback) of consecutive uint8 RGB frames: (H, W, 2) each.
+
+    ``seam='wrap'`` adds a wrapped-around margin on both sides before and crops it after.
+    """
+    if method == "dis":
+        dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+        def estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return dis.calc(a, b, None)
+
+    elif method == "farneback":
+
+        def estimate(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            return cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.2, 0)
+
+    else:
+        raise InputError(f"OpenCV flow method must be dis or farneback, not {method!r}")
+    previous: np.ndarray | None = None
+    margin = 0
+    for frame in frames:
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        if previous is None:
+            margin = _wrap_margin(gray.shape[1], seam, seam_margin)
+        if margin:
+            gray = np.pad(gray, ((0, 0), (margin, margin)), mode="wrap")
+        if previous is not None:
+            if previous.shape != gray.shape:
+                raise InputError(f"all frames must have one size: {gray.shape} after {previous.shape}")
+            flow = estimate(previous, gray)
+            yield np.ascontiguousarray(flow[:, margin : flow.shape[1] - margin], dtype=np.float32)
+        previous = gray
+
+
+def flow_pairs(
+    frames: Iterable[np.ndarray],
+    *,
+    method: str = "raft",
+    num_frames: int | None = None,
+    checkpoint: str | os.PathLike | None = "auto",
+    iters: int = 20,
+    seam: str = "pad",
+    seam_margin: int | None = None,
+    device: str | None = "auto",
+    precision: str = "fp32",
+    batch_size: int | None = None,
+) -> Iterator[np.ndarray]:
+    """Flow (H, W, 2) float32 of each consecutive pair of uint8 RGB ``frames`` with ``method``."""
+    method = resolve_method(method, device)
+    if method != "raft":
+        yield from opencv_flow_pairs(frames, method=method, seam=seam, seam_margin=seam_margin)
+        return
+
+    torch_device = resolve_device(device)
+    model = load_raft(checkpoint, device=torch_device)
+    engine = RaftFlow(
+        model,
+        device=torch_device,
+        iters=iters,
+        precision=precision,  # type: ignore[arg-type]
+        seam=seam,  # type: ignore[arg-type]
+        seam_margin=seam_margin,
+        batch_size=batch_size,
+    )
+    yield from engine.pairs(frames, num_frames=num_frames)
+
+
+# --------------------------------------------------------------------------------------------
+# The stage
+
+
+class _NpzWriter:
+    """Writes a .npz one array at a time (``np.savez`` needs them all in memory at once)."""
+
+    def __init__(self, path: Path) -> None:
+        self._zip = zipfile.ZipFile(path, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True)
+
+    def add(self, name: str, array: np.ndarray) -> None:
+        with self._zip.open(f"{name}.npy", mode="w", force_zip64=True) as handle:
+            np.lib.format.write_array(handle, np.ascontiguousarray(array), allow_pickle=False)
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+def _check_out_folder(out_dir: Path, frames: list[FrameName]) -> None:
+    """Refuse to replace a folder holding anything but a previous flow output of these frames."""
+    if not out_dir.exists():
+        return
+    if not out_dir.is_dir():
+        raise InputError(f"output {out_dir} exists and is not a folder")
+    ours = {f.filename for f in frames} | {RAW_NPZ}
+    foreign = sorted(p.name for p in out_dir.iterdir() if p.name not in ours and not p.name.startswith("."))
+    if foreign:
+        raise InputError(
+            f"output folder {out_dir} holds other files ({', '.join(foreign[:3])}"
+            f"{' ...' if len(foreign) > 3 else ''}): it is replaced as a whole, so give a new or empty folder"
+        )
+
+
+def compute_flow_folder(
+    frames_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    method: str = "raft",
+    checkpoint: str | os.PathLike | None = "auto",
+    width: int | None = None,
+    iters: int = 20,
+    seam: str = "pad",
+    seam_margin: int | None = None,
+    device: str | None = "auto",
+    precision: str = "fp32",
+    batch_size: int | None = None,
+    color_order: str = "rgb",
+    save_raw: bool = False,
+    raw_npy_dir: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> list[str]:
+    """Write ``out_dir/<frame name>`` (the flow image) for every frame of ``frames_dir``.
+
+    Args:
+        frames_dir: one video's frames, ``<video>_<number>.png``.
+        out_dir: created (or replaced) as a whole when everything is written.
+        method: raft, dis, farneback or auto (raft on CUDA, dis otherwise).
+        checkpoint: RAFT weights: auto, torchvision, raft-sintel or a file (see :mod:`sstsal.raft`).
+        width: working width (None: the frames' width; never upscaled).
+        iters, seam, seam_margin, device, precision, batch_size: see :class:`sstsal.raft.RaftFlow`.
+        color_order: rgb (true colours) or swapped.
+        save_raw: also write ``out_dir/flow.npz``: float32 (H, W, 2) flow at the working
+            resolution, keyed by frame name without extension.
+        raw_npy_dir: also write ``<raw_npy_dir>/<frame stem>.npy``, float16 (H, W, 2).
+
+    Returns the frame names written, in order.
+    """
+    if color_order not in COLOR_ORDERS:
+        raise InputError(f"color_order must be one of {', '.join(COLOR_ORDERS)}, not {color_order!r}")
+    frames = list_frames(frames_dir)
+    out_dir = Path(out_dir)
+    _check_out_folder(out_dir, frames)
+    paths = [Path(frames_dir) / f.filename for f in frames]
+    first = cv2.imread(str(paths[0]), cv2.IMREAD_COLOR)
+    if first is None:
+        raise InputError(f"cannot read frame {paths[0]}: the file is missing, truncated or not an image")
+    size = working_size(first.shape[1], first.shape[0], width)
+    method = resolve_method(method, device)
+    logger.info(
+        "flow of %d frames of %s with %s at %dx%d (frames are %dx%d)",
+        len(frames), frames_dir, method, size[0], size[1], first.shape[1], first.shape[0],
+    )
+    if len(frames) == 1:
+        logger.warning("only one frame: its flow image shows no motion")
+
+    flows = flow_pairs(
+        _read_frames(paths, size),
+        method=method,
+        num_frames=len(frames),
+        checkpoint=checkpoint,
+        iters=iters,
+        seam=seam,
+        seam_margin=seam_margin,
+        device=device,
+        precision=precision,
+        batch_size=batch_size,
+    )
+    from tqdm import tqdm
+
+    raw_folder = atomic_directory(raw_npy_dir) if raw_npy_dir is not None else contextlib.nullcontext()
+    with atomic_directory(out_dir) as tmp, raw_folder as raw_tmp:
+        # the whole folder appears at once, so the npz is written inside it under a hidden name
+        npz_tmp = (tmp / f".{RAW_NPZ}.partial") if save_raw else None
+        npz = _NpzWriter(npz_tmp) if npz_tmp is not None else None
+        try:
+            previous: np.ndarray | None = None
+            bar = tqdm(total=len(frames), desc=f"flow ({method})", unit="frame", disable=not progress)
+            for index, frame in enumerate(frames):
+                if index < len(frames) - 1:
+                    flow = next(flows)
+                elif previous is not None:
+                    flow = previous  # the last frame has no successor: repeat the previous flow
+                else:
+                    flow = np.zeros((size[1], size[0], 2), np.float32)
+                write_png(tmp / frame.filename, flow_image(flow, color_order=color_order))
+                if npz is not None:
+                    npz.add(frame.stem, flow.astype(np.float32))
+                if raw_tmp is not None:
+                    np.save(raw_tmp / f"{frame.stem}.npy", flow.astype(np.float16))
+                previous = flow
+                bar.update(1)
+            bar.close()
+        finally:
+            if npz is not None:
+                npz.close()
+            flows.close()
+        if npz_tmp is not None:
+            os.replace(npz_tmp, tmp / RAW_NPZ)
+    logger.info("wrote %d flow images to %s", len(frames), out_dir)
+    return [f.filename for f in frames]
