@@ -26,9 +26,10 @@ test: venv
 	$(PY) -m pytest -q -x -ra
 
 run: venv
-	$(PY) -m sstsal demo-data data/videos
-	$(PY) -m sstsal download
-	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES)
+	@# demo-data prints the demo's snakemake arguments (flow.method auto) when data/videos has only the demo clip
+	demo_args="$$($(PY) -m sstsal demo-data data/videos)" && \
+	$(PY) -m sstsal download && \
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) $$demo_args
 	@echo "Results are in $(abspath results)/<video>/ (saliency/, overlay.mp4, contact_sheet.png, directions.csv)"
 
 bench: venv

@@ -68,17 +68,24 @@ def write_demo_clip(path: str | Path, *, fps: int = 24, seconds: float = 5.0) ->
     return Path(path)
 
 
-def ensure_demo_data(folder: str | Path) -> Path | None:
-    """Write the demo clip into ``folder`` only when it holds no videos; return its path or None."""
+def ensure_demo_data(folder: str | Path) -> bool:
+    """Write the demo clip into ``folder`` when it holds no videos.
+
+    Returns True when the folder's only video is the demo clip (just written or from an earlier
+    run), i.e. when the run should use the demo's CPU-friendly settings.
+    """
     folder = Path(folder)
-    videos = [p for p in folder.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")]
+    videos = sorted(p.name for p in folder.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+    if videos == [DEMO_NAME]:
+        print(f"{folder} holds only the demo clip {DEMO_NAME}: running the demo", file=sys.stderr)
+        return True
     if videos:
         print(f"{folder} holds {len(videos)} video(s); not writing the demo clip", file=sys.stderr)
-        return None
+        return False
     path = write_demo_clip(folder / DEMO_NAME)
     print(
-        f"{folder} had no videos: wrote a 5-second synthetic equirectangular demo clip {path} "
-        "(put your own videos there instead to process them)",
+        f"{folder} had no videos: wrote a 5-second synthetic equirectangular demo clip {path} and will run it "
+        "with flow.method auto (RAFT on a GPU, DIS otherwise); put your own videos there to process them",
         file=sys.stderr,
     )
-    return path
+    return True

@@ -15,7 +15,7 @@ with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injec
         snakemake.input.frames,  # noqa: F821
         snakemake.output.flow,  # noqa: F821
         method=params.method,
-        checkpoint=params.checkpoint,
+        checkpoint=params.checkpoint or "auto",
         width=params.width,
         iters=params.iters,
         seam=params.seam,
