@@ -179,9 +179,9 @@ def predict_folder(
     from sstsal.checkpoint import load_model
     from sstsal.download import checkpoint_path
 
+    frames = list_frames(frames_dir)
     if not no_flow and flow_dir is None:
         raise InputError("no flow folder given: pass --flow DIR, or --no-flow to use the model without optical flow")
-    frames = list_frames(frames_dir)
     frame_paths = [Path(frames_dir) / f.filename for f in frames]
     flow_paths = None if no_flow else match_flow(frames, flow_dir)
     check_same_size(frame_paths)

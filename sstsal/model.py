@@ -15,10 +15,20 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sstsal.spherical_ops import flatten_kernel, spherical_conv, spherical_max_pool, spherical_taps
+from sstsal.spherical_ops import spherical_conv, spherical_max_pool
 
 MODEL_HEIGHT = 240
 MODEL_WIDTH = 320
+
+
+def lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """ConvLSTM update from gates ``(..., 4 * hidden)`` split i, f, o, g; returns ``(h, c)``."""
+    hidden = gates.shape[-1] // 4
+    ifo = torch.sigmoid(gates[..., : 3 * hidden])
+    g = torch.tanh(gates[..., 3 * hidden :])
+    i, f, o = ifo[..., :hidden], ifo[..., hidden : 2 * hidden], ifo[..., 2 * hidden :]
+    c = torch.addcmul(f * c, i, g)
+    return o * torch.tanh(c), c
 
 
 class SphericalConvLSTMCell(nn.Module):
@@ -48,12 +58,8 @@ class SphericalConvLSTMCell(nn.Module):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """One time step from precomputed input gates; returns the new ``(h, c)``."""
         h, c = state
-        hidden_kernel = flatten_kernel(self.weight[:, self.input_channels :])
-        gates = input_gates + spherical_taps(h, height, width) @ hidden_kernel
-        i, f, o, g = gates.split(self.hidden_channels, dim=-1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        return h, c
+        gates = spherical_conv(h, self.weight[:, self.input_channels :], None, height, width, add=input_gates)
+        return lstm_update(gates, c)
 
 
 class SSTSal(nn.Module):
@@ -80,26 +86,20 @@ class SSTSal(nn.Module):
             raise ValueError(f"height and width must be even, got {height}x{width}")
         half_h, half_w = height // 2, width // 2
 
-        frames = x.permute(0, 1, 3, 4, 2).reshape(batch * steps, height * width, channels)
-        input_gates = self.encoder.input_gates(frames, height, width).view(batch, steps, height * width, -1)
+        # Time-major, so that each step's input gates are one contiguous (B, H*W, 4*hidden) block.
+        frames = x.permute(1, 0, 3, 4, 2).reshape(steps * batch, height * width, channels)
+        input_gates = self.encoder.input_gates(frames, height, width).view(steps, batch, height * width, -1)
 
         zeros = x.new_zeros
         enc = (zeros(batch, height * width, self.hidden_channels), zeros(batch, height * width, self.hidden_channels))
         dec = (zeros(batch, half_h * half_w, 1), zeros(batch, half_h * half_w, 1))
         outputs = []
         for t in range(steps):
-            enc = self.encoder.step(input_gates[:, t], enc, height, width)
+            enc = self.encoder.step(input_gates[t], enc, height, width)
             pooled = spherical_max_pool(enc[0], height, width, stride=2)
             dec_in = torch.cat([pooled, dec[0]], dim=-1)
             dec_gates = spherical_conv(dec_in, self.decoder.weight, self.decoder.bias, half_h, half_w)
-            dec = self._decoder_update(dec_gates, dec[1])
+            dec = lstm_update(dec_gates, dec[1])
             outputs.append(dec[0].view(batch, 1, half_h, half_w))
         small = torch.stack(outputs, dim=1)  # (B, T, 1, H/2, W/2)
         return small.repeat_interleave(2, dim=-2).repeat_interleave(2, dim=-1)
-
-    def _decoder_update(self, gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        # The decoder's hidden state is part of its input (concatenated above), so its whole
-        # gate convolution is one product; only the LSTM update remains.
-        i, f, o, g = gates.split(1, dim=-1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(c), c

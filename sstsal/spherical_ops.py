@@ -20,6 +20,11 @@ import torch
 
 from sstsal.spherical import bilinear_taps
 
+try:
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover - private SciPy API; fall back to the public product
+    _csr_matvecs = None
+
 
 @functools.lru_cache(maxsize=16)
 def _scipy_matrices(height: int, width: int, stride: int) -> tuple[scipy.sparse.csr_matrix, scipy.sparse.csr_matrix]:
@@ -27,7 +32,11 @@ def _scipy_matrices(height: int, width: int, stride: int) -> tuple[scipy.sparse.
     n_out = (-(-height // stride)) * (-(-width // stride)) * 9
     forward = scipy.sparse.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n_out, height * width))
     forward.sum_duplicates()
-    return forward, forward.T.tocsr()
+    backward = forward.T.tocsr()
+    for m in (forward, backward):  # the kernel wants int32 or int64 indices of one type
+        m.indices = m.indices.astype(np.int64)
+        m.indptr = m.indptr.astype(np.int64)
+    return forward, backward
 
 
 _torch_cache: dict[tuple[int, int, int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
@@ -49,12 +58,30 @@ def _torch_matrices(height: int, width: int, stride: int, device: torch.device, 
     return _torch_cache[key]
 
 
+def _scipy_product(matrix: scipy.sparse.csr_matrix, x: np.ndarray) -> np.ndarray:
+    """``matrix @ x[b]`` for each b, written straight into one preallocated array.
+
+    ``x``: C-contiguous float32 ``(B, n_cols, C)``. Stacking per-batch results would copy the
+    largest tensor of the model once more per step, so SciPy's CSR kernel accumulates into
+    slices of a zeroed output instead (calloc'd, so zeroing is nearly free).
+    """
+    batch, _, channels = x.shape
+    n_rows, n_cols = matrix.shape
+    out = np.zeros((batch, n_rows, channels), dtype=np.float32)
+    if _csr_matvecs is None:  # SciPy without the (private) kernel: same result, one more copy
+        for b in range(batch):
+            out[b] = matrix @ x[b]
+        return out
+    for b in range(batch):
+        _csr_matvecs(n_rows, n_cols, channels, matrix.indptr, matrix.indices, matrix.data, x[b].ravel(), out[b].ravel())
+    return out
+
+
 def _sparse_product(x: torch.Tensor, height: int, width: int, stride: int, transpose: bool) -> torch.Tensor:
     """``S @ x[b]`` for every batch element (``S.T`` when ``transpose``); x: (B, rows, C)."""
     if x.device.type == "cpu" and x.dtype == torch.float32:
         matrix = _scipy_matrices(height, width, stride)[int(transpose)]
-        x = x.detach().contiguous()
-        return torch.stack([torch.from_numpy(np.asarray(matrix @ x[b].numpy())) for b in range(x.shape[0])])
+        return torch.from_numpy(_scipy_product(matrix, x.detach().contiguous().numpy()))
     matrix = _torch_matrices(height, width, stride, x.device, x.dtype)[int(transpose)]
     batch, rows, channels = x.shape
     columns = x.detach().permute(1, 0, 2).reshape(rows, batch * channels)
@@ -92,10 +119,25 @@ def flatten_kernel(weight: torch.Tensor) -> torch.Tensor:
     return weight.permute(2, 3, 1, 0).reshape(9 * in_channels, out_channels)
 
 
-def spherical_conv(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, height: int, width: int) -> torch.Tensor:
-    """Spherical 3x3 convolution, stride 1: ``(B, H * W, C)`` -> ``(B, H * W, O)``."""
-    out = spherical_taps(x, height, width) @ flatten_kernel(weight)
-    return out if bias is None else out + bias
+def spherical_conv(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, height: int, width: int, *, add: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Spherical 3x3 convolution, stride 1: ``(B, H * W, C)`` -> ``(B, H * W, O)``.
+
+    ``add`` (``(B, H * W, O)``, contiguous, e.g. the input part of LSTM gates) is summed inside
+    the matrix multiply, in place, rather than in a separate pass over the largest tensor.
+    """
+    taps = spherical_taps(x, height, width)
+    batch, pixels, k = taps.shape
+    kernel = flatten_kernel(weight)
+    taps = taps.view(batch * pixels, k)
+    if add is not None:
+        # Accumulate in place: addmm with an input first copies it into a new output.
+        out = add.reshape(batch * pixels, kernel.shape[1]).addmm_(taps, kernel)
+        return (out if bias is None else out + bias).view(batch, pixels, -1)
+    if bias is None:
+        return (taps @ kernel).view(batch, pixels, -1)
+    return torch.addmm(bias, taps, kernel).view(batch, pixels, -1)
 
 
 def spherical_max_pool(x: torch.Tensor, height: int, width: int, stride: int = 2) -> torch.Tensor:

@@ -1,0 +1,24 @@
+"""``sstsal download``: fetch the published SST-Sal checkpoints (checksummed)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "download",
+        help="fetch the published SST-Sal checkpoints into the cache",
+        description="Fetch SST_Sal.pth and SST_Sal_wo_OF.pth from their pinned URL and verify their sha256. "
+        "A copy in the folder named by SSTSAL_MODELS is used instead when present.",
+    )
+    p.add_argument("names", nargs="*", metavar="NAME", help="checkpoint file names (default: all)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sstsal.download import CHECKPOINTS, checkpoint_path
+
+    for name in args.names or list(CHECKPOINTS):
+        print(f"{name}: {checkpoint_path(name)}")
+    return 0

@@ -1,0 +1,42 @@
+"""``sstsal predict``: saliency maps for one video's frames folder."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="predict a saliency map for every frame of one video",
+        description="Predict SST-Sal saliency maps. FRAMES holds one video's frames <video>_<number>.png; "
+        "FLOW holds the colour-coded optical-flow images with identical names.",
+    )
+    p.add_argument("--frames", required=True, metavar="DIR", help="folder of frames <video>_<number>.png")
+    p.add_argument("--flow", metavar="DIR", help="folder of flow images with the same names (not with --no-flow)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder: <frame name>.png per frame")
+    p.add_argument("--checkpoint", metavar="FILE", help="SST-Sal .pth or .safetensors (default: the published one)")
+    p.add_argument("--no-flow", action="store_true", help="use the model without optical flow (frames only)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or cuda:N")
+    p.add_argument("--batch-size", type=int, metavar="N", help="windows per batch (default: 2 on CPU, 16 on CUDA)")
+    p.add_argument("--save-raw", action="store_true", help="also write OUT/raw.npz with the float32 model outputs")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sstsal.inference import predict_folder
+
+    maps = predict_folder(
+        args.frames,
+        args.out,
+        flow_dir=None if args.no_flow else args.flow,
+        checkpoint=args.checkpoint,
+        no_flow=args.no_flow,
+        device=args.device,
+        batch_size=args.batch_size,
+        save_raw=args.save_raw,
+        progress=sys.stderr.isatty(),
+    )
+    print(f"wrote {len(maps)} saliency maps to {args.out}")
+    return 0
