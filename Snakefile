@@ -16,8 +16,17 @@ include: "workflow/rules/frames.smk"
 include: "workflow/rules/flow.smk"
 include: "workflow/rules/validation.smk"
 include: "workflow/rules/inference.smk"
+include: "workflow/rules/chunks.smk"  # chunk_frames > 0: flow and inference per chunk (cluster engineer)
 include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
+
+
+# On a cluster (profiles/slurm) these cheap steps run where snakemake runs, not as SLURM jobs.
+localrules:
+    all,
+    probe,
+    validate,
+    summary,
 
 
 rule all:

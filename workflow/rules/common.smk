@@ -193,3 +193,23 @@ onstart:
                 f"cannot write to {probe_dir.resolve()}: make it writable (chmod u+w) or run the workflow "
                 "in another folder (snakemake --directory DIR)"
             )
+
+
+# ---- chunks of long videos (config chunk_frames; rules in chunks.smk) ---------------------
+
+CHUNK_FRAMES = int(config.get("chunk_frames") or 0)
+
+
+def chunk_labels(wildcards):
+    """The video's chunk labels ("<start>-<stop>"), known once its frames exist (checkpoint)."""
+    from sstsal.chunks import read_plan
+
+    return read_plan(checkpoints.chunk_plan.get(video=wildcards.video).output.plan)
+
+
+def flow_chunk_dirs(wildcards):
+    return [result(wildcards.video, f"chunks/flow/{label}") for label in chunk_labels(wildcards)]
+
+
+def saliency_chunk_dirs(wildcards):
+    return [result(wildcards.video, f"chunks/saliency/{label}") for label in chunk_labels(wildcards)]
