@@ -8,18 +8,38 @@ sees what is wrong without opening the log.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
+import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sstsal.errors import SstsalError
 
 
+def remove_stale_temporaries(output: str | os.PathLike) -> list[Path]:
+    """Delete the hidden temporaries a killed job left next to ``output`` (see sstsal.atomic).
+
+    Safe because Snakemake runs at most one job per output at a time (its directory lock).
+    """
+    output = Path(output)
+    if not output.parent.is_dir():
+        return []
+    stale = [*output.parent.glob(f".{glob.escape(output.name)}.*.tmp"),
+             *output.parent.glob(f".{glob.escape(output.stem)}.*.tmp{glob.escape(output.suffix)}")]  # fmt: skip
+    for path in stale:
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    return stale
+
+
 @contextlib.contextmanager
-def job_log(log_path: str | os.PathLike, *, threads: int | None = None) -> Iterator[None]:
+def job_log(
+    log_path: str | os.PathLike, *, outputs: Iterable[str] = (), threads: int | None = None
+) -> Iterator[None]:
     """Send stderr (progress bars, warnings, tracebacks) to ``log_path`` for the job's duration.
 
+    outputs: the job's outputs, whose stale temporaries from a killed earlier attempt are removed.
     threads: the job's Snakemake threads, applied to OpenCV and (if loaded later) torch.
     An SstsalError becomes ``error: <message>`` in the log and on the console, exit code 1.
     """
@@ -27,6 +47,9 @@ def job_log(log_path: str | os.PathLike, *, threads: int | None = None) -> Itera
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", buffering=1, encoding="utf-8") as log:
         sys.stderr = log
+        for output in outputs:
+            for path in remove_stale_temporaries(output):
+                print(f"removed {path}, left by an interrupted earlier run", file=log)
         if threads is not None:
             os.environ.setdefault("OMP_NUM_THREADS", str(threads))
             import cv2

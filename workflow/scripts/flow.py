@@ -2,7 +2,7 @@
 
 from sstsal.snakemake_job import job_log
 
-with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by snakemake
+with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):  # noqa: F821 - injected by snakemake
     import sys
 
     from sstsal.flow import compute_flow_folder

@@ -2,7 +2,7 @@
 
 from sstsal.snakemake_job import job_log
 
-with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by snakemake
+with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):  # noqa: F821 - injected by snakemake
     from sstsal.saliency_stack import predict_video
 
     params = snakemake.params  # noqa: F821

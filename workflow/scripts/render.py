@@ -2,7 +2,7 @@
 
 from sstsal.snakemake_job import job_log
 
-with job_log(snakemake.log[0]):  # noqa: F821 - snakemake is injected by the script directive
+with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
     from sstsal.render import render_overlay
     from sstsal.video import VideoInfo
 

@@ -2,7 +2,7 @@
 
 from sstsal.snakemake_job import job_log
 
-with job_log(snakemake.log[0]):  # noqa: F821 - snakemake is injected by the script directive
+with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
     from sstsal.frames import read_manifest
     from sstsal.validation import validate_frame_set, write_validation
 
