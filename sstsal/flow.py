@@ -258,6 +258,7 @@ def compute_flow_folder(
     color_order: str = "rgb",
     save_raw: bool = False,
     raw_npy_dir: str | os.PathLike | None = None,
+    frame_range: tuple[int, int] | None = None,
     progress: bool = True,
 ) -> list[str]:
     """Write ``out_dir/<frame name>`` (the flow image) for every frame of ``frames_dir``.
@@ -273,15 +274,26 @@ def compute_flow_folder(
         save_raw: also write ``out_dir/flow.npz``: float32 (H, W, 2) flow at the working
             resolution, keyed by frame name without extension.
         raw_npy_dir: also write ``<raw_npy_dir>/<frame stem>.npy``, float16 (H, W, 2).
+        frame_range: only the frames with index in ``[start, stop)`` of the sorted frames; the
+            frames around the range that their flow needs are read too, so the images equal
+            those of a whole-video run.
 
     Returns the frame names written, in order.
     """
     if color_order not in COLOR_ORDERS:
         raise InputError(f"color_order must be one of {', '.join(COLOR_ORDERS)}, not {color_order!r}")
     frames = list_frames(frames_dir)
+    total = len(frames)
+    start, stop = (0, total) if frame_range is None else (int(frame_range[0]), int(frame_range[1]))
+    if not 0 <= start < stop <= total:
+        raise InputError(f"frame range [{start}, {stop}) is not within the {total} frames of {frames_dir}")
+    targets = frames[start:stop]
+    # pair t is frames (t, t+1); the last frame uses pair total-2. Read what those pairs need.
+    first_read = min(start, max(0, total - 2))
+    last_read = min(stop + 1, total)
     out_dir = Path(out_dir)
-    _check_out_folder(out_dir, frames)
-    paths = [Path(frames_dir) / f.filename for f in frames]
+    _check_out_folder(out_dir, targets)
+    paths = [Path(frames_dir) / f.filename for f in frames[first_read:last_read]]
     first = cv2.imread(str(paths[0]), cv2.IMREAD_COLOR)
     if first is None:
         raise InputError(f"cannot read frame {paths[0]}: the file is missing, truncated or not an image")
@@ -289,15 +301,15 @@ def compute_flow_folder(
     method = resolve_method(method, device)
     logger.info(
         "flow of %d frames of %s with %s at %dx%d (frames are %dx%d)",
-        len(frames), frames_dir, method, size[0], size[1], first.shape[1], first.shape[0],
+        len(targets), frames_dir, method, size[0], size[1], first.shape[1], first.shape[0],
     )
-    if len(frames) == 1:
+    if total == 1:
         logger.warning("only one frame: its flow image shows no motion")
 
     flows = flow_pairs(
         _read_frames(paths, size),
         method=method,
-        num_frames=len(frames),
+        num_frames=len(paths),
         checkpoint=checkpoint,
         iters=iters,
         seam=seam,
@@ -306,6 +318,16 @@ def compute_flow_folder(
         precision=precision,
         batch_size=batch_size,
     )
+    pair_index, pair_flow = first_read - 1, np.zeros((size[1], size[0], 2), np.float32)
+
+    def flow_of_frame(index: int) -> np.ndarray:
+        nonlocal pair_index, pair_flow
+        wanted = min(index, total - 2)  # the last frame repeats the previous flow
+        while pair_index < wanted:
+            pair_flow = next(flows)
+            pair_index += 1
+        return pair_flow
+
     from tqdm import tqdm
 
     raw_folder = atomic_directory(raw_npy_dir) if raw_npy_dir is not None else contextlib.nullcontext()
@@ -314,21 +336,14 @@ def compute_flow_folder(
         npz_tmp = (tmp / f".{RAW_NPZ}.partial") if save_raw else None
         npz = _NpzWriter(npz_tmp) if npz_tmp is not None else None
         try:
-            previous: np.ndarray | None = None
-            bar = tqdm(total=len(frames), desc=f"flow ({method})", unit="frame", disable=not progress)
-            for index, frame in enumerate(frames):
-                if index < len(frames) - 1:
-                    flow = next(flows)
-                elif previous is not None:
-                    flow = previous  # the last frame has no successor: repeat the previous flow
-                else:
-                    flow = np.zeros((size[1], size[0], 2), np.float32)
+            bar = tqdm(total=len(targets), desc=f"flow ({method})", unit="frame", disable=not progress)
+            for index, frame in enumerate(targets, start=start):
+                flow = flow_of_frame(index)
                 write_png(tmp / frame.filename, flow_image(flow, color_order=color_order))
                 if npz is not None:
                     npz.add(frame.stem, flow.astype(np.float32))
                 if raw_tmp is not None:
                     np.save(raw_tmp / f"{frame.stem}.npy", flow.astype(np.float16))
-                previous = flow
                 bar.update(1)
             bar.close()
         finally:
@@ -337,5 +352,5 @@ def compute_flow_folder(
             flows.close()
         if npz_tmp is not None:
             os.replace(npz_tmp, tmp / RAW_NPZ)
-    logger.info("wrote %d flow images to %s", len(frames), out_dir)
-    return [f.filename for f in frames]
+    logger.info("wrote %d flow images to %s", len(targets), out_dir)
+    return [f.filename for f in targets]

@@ -208,3 +208,23 @@ def test_raft_with_too_small_width_says_so(tmp_path, capsys):
     assert code == 2
     assert "at least 128" in capsys.readouterr().err
     assert not (tmp_path / "flow").exists()
+
+
+@pytest.mark.parametrize("method", ["dis", "raft"])
+def test_frame_ranges_give_the_whole_video_images(tmp_path, method):
+    frames = write_pan(tmp_path / "frames", 5)
+    options = dict(method=method, checkpoint=golden("raft-random-init.pth"), iters=2, device="cpu",
+                   save_raw=True, progress=False)  # fmt: skip
+    whole = tmp_path / "whole"
+    compute_flow_folder(frames, whole, **options)
+    reference = np.load(whole / "flow.npz")
+    for frame_range in [(0, 2), (2, 4), (4, 5), (1, 5)]:
+        part = tmp_path / f"part{frame_range[0]}{frame_range[1]}"
+        names = compute_flow_folder(frames, part, frame_range=frame_range, **options)
+        assert names == [f"clip_{4 * i:04d}.png" for i in range(*frame_range)]
+        raw = np.load(part / "flow.npz")
+        for name in names:
+            assert (part / name).read_bytes() == (whole / name).read_bytes()
+            assert np.array_equal(raw[name[:-4]], reference[name[:-4]])
+    with pytest.raises(InputError, match="frame range"):
+        compute_flow_folder(frames, tmp_path / "bad", frame_range=(3, 9), **options)
