@@ -19,6 +19,7 @@ include: "workflow/rules/inference.smk"
 include: "workflow/rules/chunks.smk"  # chunk_frames > 0: flow and inference per chunk (cluster engineer)
 include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
 
 
 # On a cluster (profiles/slurm) these cheap steps run where snakemake runs, not as SLURM jobs.
@@ -31,5 +32,5 @@ localrules:
 
 rule all:
     input:
-        all_outputs(),
+        all_outputs() + evaluation_outputs(),
     default_target: True

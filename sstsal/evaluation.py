@@ -15,6 +15,7 @@ are evaluated at their own size. Every metric is computed on the maps as read (8
 from __future__ import annotations
 
 import csv
+import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -24,7 +25,7 @@ import cv2
 import numpy as np
 
 from sstsal import metrics
-from sstsal.atomic import write_text
+from sstsal.atomic import atomic_file, write_text
 from sstsal.errors import InputError
 
 COLUMNS: tuple[str, ...] = ("frame",) + metrics.METRIC_NAMES + metrics.SPHERE_METRIC_NAMES
@@ -230,3 +231,119 @@ def evaluate_folders(
 def _span(numbers) -> str:
     numbers = sorted(numbers)
     return f"{numbers[0]}-{numbers[-1]} ({len(numbers)})" if numbers else "none"
+
+
+# --- over videos: the workflow's summary table and plots ----------------------------------------
+
+
+def write_counts(result: EvaluationResult, path: str | Path) -> None:
+    """The frame counts of one video's evaluation as JSON (read by :func:`summarise_videos`)."""
+    counts = {
+        "frames_evaluated": len(result.rows),
+        "predictions_without_ground_truth": len(result.predictions_without_ground_truth),
+        "ground_truth_without_prediction": len(result.ground_truth_without_prediction),
+    }
+    write_text(path, json.dumps(counts, indent=2) + "\n")
+
+
+def read_metrics_csv(path: str | Path) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """The per-frame rows and the ``mean`` row of a metrics CSV (empty cells as NaN)."""
+    rows, mean = [], {}
+    with Path(path).open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            values = {name: float(row[name]) if row[name] else math.nan for name in COLUMNS[1:]}
+            if row["frame"] == "mean":
+                mean = values
+            else:
+                rows.append({"frame": int(row["frame"]), **values})
+    return rows, mean
+
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "video", "frames_evaluated", "predictions_without_ground_truth", "ground_truth_without_prediction",
+) + COLUMNS[1:]  # fmt: skip
+
+
+def summarise_videos(
+    metrics_csvs: dict[str, str | Path],
+    counts_jsons: dict[str, str | Path],
+    out_csv: str | Path,
+    videos_without_ground_truth: list[str] = (),
+) -> None:
+    """One row per video (frame counts, mean of each metric), videos without ground truth
+    listed with empty metrics, and a last row ``mean over videos``."""
+    lines = [",".join(SUMMARY_COLUMNS)]
+    means = []
+    for video in sorted(metrics_csvs):
+        _, mean = read_metrics_csv(metrics_csvs[video])
+        counts = json.loads(Path(counts_jsons[video]).read_text(encoding="utf-8"))
+        means.append(mean)
+        cells = [_csv_cell(video)] + [str(counts[c]) for c in SUMMARY_COLUMNS[1:4]]
+        lines.append(",".join(cells + [_format(mean[name]) for name in COLUMNS[1:]]))
+    for video in sorted(videos_without_ground_truth):
+        lines.append(",".join([_csv_cell(video), "0", "", ""] + [""] * (len(COLUMNS) - 1)))
+    if means:
+        overall = []
+        for name in COLUMNS[1:]:
+            values = np.array([m[name] for m in means])
+            overall.append(_format(float(np.nanmean(values))) if np.isfinite(values).any() else "")
+        lines.append(",".join(["mean over videos", "", "", ""] + overall))
+    write_text(out_csv, "\n".join(lines) + "\n")
+
+
+def _csv_cell(text: str) -> str:
+    return f'"{text}"' if any(c in text for c in ',"\n') else text
+
+
+PLOT_TITLES = {
+    "cc": "CC (higher is better)",
+    "sim": "SIM (higher is better)",
+    "kld": "KLD (lower is better)",
+    "nss": "NSS (higher is better)",
+    "auc_judd": "AUC-Judd (higher is better)",
+    "auc_borji": "AUC-Borji (higher is better)",
+}
+
+
+def plot_metric_over_time(metric: str, metrics_csvs: dict[str, str | Path], out_png: str | Path) -> None:
+    """One metric over frame number for every video: planar form solid, sphere-aware dashed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 3.6), dpi=100)
+    plotted = False
+    for index, video in enumerate(sorted(metrics_csvs)):
+        rows, _ = read_metrics_csv(metrics_csvs[video])
+        frames = [row["frame"] for row in rows]
+        colour = f"C{index % 10}"
+        for suffix, style in (("", "-"), ("_sphere", "--")):
+            # Frames without the ground truth this metric needs are left out, not drawn as gaps.
+            points = [(f, row[metric + suffix]) for f, row in zip(frames, rows) if math.isfinite(row[metric + suffix])]
+            if points:
+                label = f"{video}{' (sphere-aware)' if suffix else ''}"
+                xs, ys = zip(*points)
+                axes.plot(xs, ys, style, color=colour, linewidth=1.2, marker="." if len(points) < 60 else None, label=label)
+                plotted = True
+    if not plotted:
+        axes.text(0.5, 0.5, f"no {metric.upper()} values: this metric needs "
+                  f"{'fixations' if metric in metrics.FIXATION_METRICS else 'ground-truth maps'}",
+                  ha="center", va="center", transform=axes.transAxes)  # fmt: skip
+    axes.set_title(PLOT_TITLES.get(metric, metric))
+    axes.set_xlabel("frame number")
+    axes.grid(alpha=0.3)
+    if plotted:
+        axes.legend(fontsize=7, loc="best")
+    figure.tight_layout()
+    with atomic_file(out_png) as tmp:
+        figure.savefig(tmp, format="png")
+    plt.close(figure)
+
+
+def ground_truth_for(root: str | Path, video: str) -> tuple[Path | None, Path | None]:
+    """The workflow's ground truth of ``video`` under ``root``: (``root/<video>/`` maps, ``root/<video>.csv``
+    fixations), each None when absent."""
+    root = Path(root)
+    maps, fixations = root / video, root / f"{video}.csv"
+    return (maps if maps.is_dir() else None, fixations if fixations.is_file() else None)

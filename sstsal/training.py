@@ -552,6 +552,45 @@ def train(
     return TrainResult(out_dir=out_dir, config=config, log=rows, dropped_sequences=dropped)
 
 
+RUN_FILES = (CHECKPOINT, LOSS_LOG, BEST_WEIGHTS, FINAL_WEIGHTS, CONFIG)
+
+
+def resume_or_start(
+    layout: DataLayout,
+    train_videos: list[str],
+    out_dir: str | Path,
+    config: TrainConfig,
+    **options,
+) -> TrainResult:
+    """Continue the run in ``out_dir`` when it was started with these data and settings (the
+    number of epochs may differ); otherwise start afresh, replacing that run's files.
+
+    For the workflow, whose training job may be killed and rerun, or rerun with new settings.
+    """
+    out_dir = Path(out_dir)
+    checkpoint = out_dir / CHECKPOINT
+    if checkpoint.exists():
+        try:
+            state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        except Exception:  # damaged or foreign: not something to continue
+            state = None
+        wanted = {**asdict(config), "epochs": None}
+        if config.hidden_channels is None and state is not None:
+            wanted["hidden_channels"] = state["config"].get("hidden_channels")
+        same = (
+            state is not None
+            and {**state["config"], "epochs": None} == wanted
+            and state["layout"] == asdict(layout)
+            and (state["train_videos"], state["val_videos"])
+            == split_videos(list(train_videos), options.get("val_videos"), config.val_fraction)
+        )
+        if same:
+            return train(None, None, out_dir, config, resume=True, **options)
+        for name in RUN_FILES:
+            (out_dir / name).unlink(missing_ok=True)
+    return train(layout, train_videos, out_dir, config, **options)
+
+
 def _tensorboard_writer(out_dir: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter

@@ -1,0 +1,20 @@
+"""Train SST-Sal on the workflow's frames, flow and ground truth: sstsal.training."""
+
+from sstsal.snakemake_job import job_log
+
+with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by the script directive
+    from pathlib import Path
+
+    from sstsal.training import DataLayout, TrainConfig, resume_or_start
+
+    params = snakemake.params  # noqa: F821
+    config = TrainConfig(**params.settings, use_flow=params.use_flow)
+    layout = DataLayout(frames=params.frames, flow=params.flow, gt=params.gt)
+    resume_or_start(
+        layout,
+        list(params.videos),
+        Path(snakemake.output.model).parent,  # noqa: F821
+        config,
+        device=params.device,
+        workers=min(4, snakemake.threads),  # noqa: F821
+    )
