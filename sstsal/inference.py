@@ -89,7 +89,7 @@ def normalise_map(raw: torch.Tensor) -> np.ndarray:
     lo, hi = torch.min(raw), torch.max(raw)
     if hi <= lo:
         return np.zeros(raw.shape, dtype=np.uint8)
-    return (np.array((raw - lo) / (hi - lo)) * 255).astype(np.uint8)
+    return (((raw - lo) / (hi - lo)).numpy() * 255).astype(np.uint8)
 
 
 class _FrameCache:

@@ -22,13 +22,23 @@ MODEL_WIDTH = 320
 
 
 def lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """ConvLSTM update from gates ``(..., 4 * hidden)`` split i, f, o, g; returns ``(h, c)``."""
+    """ConvLSTM update from gates ``(..., 4 * hidden)`` split i, f, o, g; returns ``(h, c)``.
+
+    Without autograd the activations are applied in place on ``gates`` (it is not reused):
+    these passes over the largest tensors cost as much as the sampling.
+    """
     hidden = gates.shape[-1] // 4
-    ifo = torch.sigmoid(gates[..., : 3 * hidden])
-    g = torch.tanh(gates[..., 3 * hidden :])
+    if torch.is_grad_enabled() and (gates.requires_grad or c.requires_grad):
+        ifo = torch.sigmoid(gates[..., : 3 * hidden])
+        g = torch.tanh(gates[..., 3 * hidden :])
+        i, f, o = ifo[..., :hidden], ifo[..., hidden : 2 * hidden], ifo[..., 2 * hidden :]
+        c = torch.addcmul(f * c, i, g)
+        return o * torch.tanh(c), c
+    ifo = gates[..., : 3 * hidden].sigmoid_()
+    g = gates[..., 3 * hidden :].tanh_()
     i, f, o = ifo[..., :hidden], ifo[..., hidden : 2 * hidden], ifo[..., 2 * hidden :]
     c = torch.addcmul(f * c, i, g)
-    return o * torch.tanh(c), c
+    return torch.tanh(c).mul_(o), c
 
 
 class SphericalConvLSTMCell(nn.Module):
@@ -95,7 +105,10 @@ class SSTSal(nn.Module):
         dec = (zeros(batch, half_h * half_w, 1), zeros(batch, half_h * half_w, 1))
         outputs = []
         for t in range(steps):
-            enc = self.encoder.step(input_gates[t], enc, height, width)
+            if t == 0:  # zero initial state: the hidden part of the gates is exactly zero
+                enc = lstm_update(input_gates[0], enc[1])
+            else:
+                enc = self.encoder.step(input_gates[t], enc, height, width)
             pooled = spherical_max_pool(enc[0], height, width, stride=2)
             dec_in = torch.cat([pooled, dec[0]], dim=-1)
             dec_gates = spherical_conv(dec_in, self.decoder.weight, self.decoder.bias, half_h, half_w)

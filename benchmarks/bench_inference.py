@@ -1,0 +1,72 @@
+"""SST-Sal inference speed: the straightforward formulation against ours, in one run.
+
+Straightforward: ``grid_sample`` on the 3x tap grid then a stride-3 ``conv2d`` for every
+spherical convolution and pooling, one 20-frame window at a time (the published way).
+Ours: :class:`sstsal.model.SSTSal` (sparse sampling + one matrix multiply, input gates of
+all frames at once, windows batched). Both see the same windows and the same weights; the
+script prints frames per second (model steps), the ratio and the largest difference.
+
+    python benchmarks/bench_inference.py [--windows 4] [--device cpu|cuda] [--batch-size N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from sstsal.checkpoint import load_model
+from sstsal.download import checkpoint_path
+from sstsal.inference import WINDOW, default_batch_size, resolve_device
+from sstsal.reference_model import reference_forward
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time(fn, device: torch.device) -> tuple[float, torch.Tensor]:
+    _sync(device)
+    start = time.perf_counter()
+    out = fn()
+    _sync(device)
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--windows", type=int, default=4, help="number of 20-frame windows (default 4)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--batch-size", type=int, help="windows per batch for ours (default: 2 on CPU, 16 on CUDA)")
+    parser.add_argument("--checkpoint", help="default: the published SST_Sal.pth")
+    parser.add_argument("--no-flow", action="store_true", help="benchmark the model without flow")
+    args = parser.parse_args()
+
+    device = resolve_device(args.device)
+    name = "SST_Sal_wo_OF.pth" if args.no_flow else "SST_Sal.pth"
+    model = load_model(args.checkpoint or checkpoint_path(name)).to(device).eval()
+    batch = args.batch_size or default_batch_size(device)
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(args.windows, WINDOW, model.input_channels, 240, 320, generator=generator).to(device)
+    steps = args.windows * WINDOW
+
+    with torch.inference_mode():
+        # Warm-up: build the sampling grids / sparse matrices and let the allocator settle.
+        reference_forward(model, x[:1, :2])
+        model(x[:1, :2])
+
+        t_ref, ref = _time(lambda: torch.cat([reference_forward(model, x[i : i + 1]) for i in range(args.windows)]), device)
+        t_ours, ours = _time(lambda: torch.cat([model(x[i : i + batch]) for i in range(0, args.windows, batch)]), device)
+
+    diff = (ref - ours).abs().max().item()
+    print(f"device: {device} ({torch.cuda.get_device_name(device) if device.type == 'cuda' else f'{torch.get_num_threads()} threads'})")
+    print(f"model: {name}, {args.windows} windows x {WINDOW} frames at 240x320, our batch size {batch}")
+    print(f"straightforward (grid_sample + conv2d, one window at a time): {t_ref:8.2f} s  {steps / t_ref:8.2f} frames/s")
+    print(f"sstsal (sparse sampling + matmul, batched windows):           {t_ours:8.2f} s  {steps / t_ours:8.2f} frames/s")
+    print(f"speed-up: {t_ref / t_ours:.2f}x   max |difference|: {diff:.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Shared test set-up: where ../shared is, and checkpoints from it.
+
+Tests read checkpoints, clips and golden fixtures from ``SSTSAL_SHARED`` (default
+``../shared`` next to the repository). Missing data is a failure with a message saying
+what to provide, never a skip: a suite that skips itself green proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("SSTSAL_SHARED", REPO.parent / "shared")).resolve()
+
+# Every test (and every subprocess it starts) uses the shared checkpoints, never the network.
+os.environ.setdefault("SSTSAL_MODELS", str(SHARED / "models"))
+os.environ.setdefault("SSTSAL_SHARED", str(SHARED))
+
+
+def shared_path(relative: str) -> Path:
+    """A path inside ../shared; fails the test with instructions if it is missing."""
+    path = SHARED / relative
+    if not path.exists():
+        pytest.fail(
+            f"test data {path} is missing: set SSTSAL_SHARED to the folder holding models/, videos/ and fixtures/"
+        )
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    return shared_path("")
+
+
+@pytest.fixture(scope="session")
+def model_with_flow():
+    from sstsal.checkpoint import load_model
+
+    return load_model(shared_path("models/SST_Sal.pth"))
+
+
+@pytest.fixture(scope="session")
+def model_without_flow():
+    from sstsal.checkpoint import load_model
+
+    return load_model(shared_path("models/SST_Sal_wo_OF.pth"))

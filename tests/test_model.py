@@ -1,0 +1,60 @@
+"""The fast SST-Sal model against the straightforward (grid_sample + conv2d) formulation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sstsal.model import SSTSal
+from sstsal.reference_model import reference_forward
+
+
+@pytest.mark.parametrize("channels,hidden,size", [(6, 36, (24, 32)), (3, 9, (16, 32)), (2, 4, (12, 20))])
+def test_forward_equals_reference(channels, hidden, size):
+    torch.manual_seed(0)
+    model = SSTSal(channels, hidden).eval()
+    x = torch.rand(2, 5, channels, *size)
+    with torch.inference_mode():
+        ours = model(x)
+        ref = reference_forward(model, x)
+    assert ours.shape == (2, 5, 1, *size)
+    assert torch.allclose(ours, ref, atol=1e-5)
+
+
+def test_published_weights_equal_reference(model_with_flow):
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 6, 240, 320)
+    with torch.inference_mode():
+        assert torch.allclose(model_with_flow(x), reference_forward(model_with_flow, x), atol=1e-5)
+
+
+def test_windows_in_a_batch_are_independent():
+    torch.manual_seed(2)
+    model = SSTSal(3, 4).eval()
+    x = torch.rand(3, 4, 3, 12, 16)
+    with torch.inference_mode():
+        batched = model(x)
+        single = torch.cat([model(x[i : i + 1]) for i in range(3)])
+    assert torch.equal(batched, single)
+
+
+def test_gradients_equal_reference():
+    torch.manual_seed(3)
+    model = SSTSal(3, 4)
+    x = torch.rand(1, 3, 3, 12, 16)
+    target = torch.rand(1, 3, 1, 12, 16)
+    ((model(x) - target) ** 2).sum().backward()
+    ours = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    ((reference_forward(model, x) - target) ** 2).sum().backward()
+    for g_ours, p in zip(ours, model.parameters()):
+        assert torch.allclose(g_ours, p.grad, atol=1e-4, rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    "shape,message",
+    [((1, 2, 5, 12, 16), "expected input of shape"), ((2, 12, 16), "expected input of shape"), ((1, 2, 6, 13, 16), "even")],
+)
+def test_bad_input_shapes_are_refused(shape, message):
+    with pytest.raises(ValueError, match=message):
+        SSTSal(6, 4)(torch.zeros(shape))
