@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 test: venv
-	$(PY) -m pytest -q -x -ra
+	$(PY) -m pytest -q -ra
 
 run: venv
 	@# demo-data prints the demo's snakemake arguments (flow.method auto) when data/videos has only the demo clip
