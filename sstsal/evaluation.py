@@ -28,6 +28,9 @@ from sstsal import metrics
 from sstsal.atomic import atomic_file, write_text
 from sstsal.errors import InputError
 
+# Bump when metric values or the CSV layout change (reruns the workflow's evaluate jobs).
+OUTPUT_VERSION = 1
+
 COLUMNS: tuple[str, ...] = ("frame",) + metrics.METRIC_NAMES + metrics.SPHERE_METRIC_NAMES
 _FRAME_NUMBER = re.compile(r"(?:^|_)(\d+)$")
 
