@@ -128,7 +128,7 @@ def test_whole_run_then_nothing_to_do(finished):
     for rule in ("probe", "extract_frames", "extract_flow_frames", "flow", "validate", "inference", "render", "summary"):
         assert (finished / "logs" / rule / f"{VIDEO}.log").is_file(), rule
     for rule in ("flow", "inference", "render"):
-        assert (finished / "benchmarks" / rule / f"{VIDEO}.tsv").is_file(), rule
+        assert (finished / "logs" / "benchmarks" / rule / f"{VIDEO}.tsv").is_file(), rule
     assert "dis" in (finished / "logs" / "flow" / f"{VIDEO}.log").read_text()
     assert not list((finished / "results" / VIDEO).glob(".*")), "temporary files left behind"
     assert planned_jobs(finished) == []

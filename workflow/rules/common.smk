@@ -186,7 +186,7 @@ def all_outputs():
 
 onstart:
     # A results folder we cannot write to would fail every job half-way: refuse up front.
-    for folder in [Path(RESULTS), Path("logs"), Path("benchmarks")]:
+    for folder in [Path(RESULTS), Path("logs")]:
         probe_dir = folder if folder.exists() else folder.parent.resolve()
         if not os.access(probe_dir, os.W_OK | os.X_OK):
             raise WorkflowError(

@@ -22,6 +22,6 @@ rule flow:
     log:
         "logs/flow/{video}.log",
     benchmark:
-        "benchmarks/flow/{video}.tsv"
+        "logs/benchmarks/flow/{video}.tsv"
     script:
         "../scripts/flow.py"

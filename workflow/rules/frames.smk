@@ -16,7 +16,7 @@ rule extract_frames:
     log:
         "logs/extract_frames/{video}.log",
     benchmark:
-        "benchmarks/extract_frames/{video}.tsv"
+        "logs/benchmarks/extract_frames/{video}.tsv"
     script:
         "../scripts/extract_frames.py"
 
@@ -43,6 +43,6 @@ rule extract_flow_frames:
     log:
         "logs/extract_flow_frames/{video}.log",
     benchmark:
-        "benchmarks/extract_flow_frames/{video}.tsv"
+        "logs/benchmarks/extract_flow_frames/{video}.tsv"
     script:
         "../scripts/extract_frames.py"

@@ -21,6 +21,6 @@ rule inference:
     log:
         "logs/inference/{video}.log",
     benchmark:
-        "benchmarks/inference/{video}.tsv"
+        "logs/benchmarks/inference/{video}.tsv"
     script:
         "../scripts/inference.py"

@@ -10,5 +10,7 @@ rule probe:
         "../envs/sstsal.yaml"
     log:
         "logs/probe/{video}.log",
+    benchmark:
+        "logs/benchmarks/probe/{video}.tsv"
     script:
         "../scripts/probe.py"

@@ -25,6 +25,6 @@ rule render:
     log:
         "logs/render/{video}.log",
     benchmark:
-        "benchmarks/render/{video}.tsv"
+        "logs/benchmarks/render/{video}.tsv"
     script:
         "../scripts/render.py"

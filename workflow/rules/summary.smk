@@ -28,6 +28,6 @@ rule summary:
     log:
         "logs/summary/{video}.log",
     benchmark:
-        "benchmarks/summary/{video}.tsv"
+        "logs/benchmarks/summary/{video}.tsv"
     script:
         "../scripts/summary.py"

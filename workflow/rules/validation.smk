@@ -12,5 +12,7 @@ rule validate:
         "../envs/sstsal.yaml"
     log:
         "logs/validate/{video}.log",
+    benchmark:
+        "logs/benchmarks/validate/{video}.tsv"
     script:
         "../scripts/validate.py"
