@@ -57,7 +57,7 @@ if CHUNK_FRAMES > 0:
         log:
             "logs/flow_chunk/{video}/{chunk}.log",
         benchmark:
-            "benchmarks/flow_chunk/{video}/{chunk}.tsv"
+            "logs/benchmarks/flow_chunk/{video}/{chunk}.tsv"
         script:
             "../scripts/flow_chunk.py"
 
@@ -98,7 +98,7 @@ if CHUNK_FRAMES > 0:
         log:
             "logs/inference_chunk/{video}/{chunk}.log",
         benchmark:
-            "benchmarks/inference_chunk/{video}/{chunk}.tsv"
+            "logs/benchmarks/inference_chunk/{video}/{chunk}.tsv"
         script:
             "../scripts/inference_chunk.py"
 
