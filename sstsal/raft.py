@@ -15,6 +15,7 @@ maintained implementation and adds what long equirectangular videos need:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
@@ -636,6 +637,20 @@ class RaftFlow:
 
     # -- stages -------------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _numerics(self) -> Iterator[None]:
+        """fp32 means fp32: no TF32 in CUDA convolutions and matmuls (cuDNN allows it by default),
+        so the flow matches the published code's; restored after each batch."""
+        if self.device.type != "cuda" or self.precision != "fp32":
+            yield
+            return
+        saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+        try:
+            yield
+        finally:
+            torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
     def _autocast(self):
         if self.precision == "fp32":
             return torch.autocast(device_type=self.device.type, enabled=False)
@@ -727,14 +742,15 @@ class RaftFlow:
                     break
             if not new:
                 return
-            images = self._prepare_images(new)
-            fmaps = self._encode(self.model.feature_encoder, images)
-            self.frames_encoded += images.shape[0]
-            if carried_image is not None:
-                images = torch.cat([carried_image, images])
-                fmaps = torch.cat([carried_fmap, fmaps])
-            if images.shape[0] >= 2:
-                flows = self._flow_batch(images, fmaps)
+            with self._numerics():
+                images = self._prepare_images(new)
+                fmaps = self._encode(self.model.feature_encoder, images)
+                self.frames_encoded += images.shape[0]
+                if carried_image is not None:
+                    images = torch.cat([carried_image, images])
+                    fmaps = torch.cat([carried_fmap, fmaps])
+                flows = self._flow_batch(images, fmaps) if images.shape[0] >= 2 else None
+            if flows is not None:
                 assert self.padding is not None
                 flows = self.padding.unpad(flows).permute(0, 2, 3, 1).float().cpu().numpy()
                 for flow in flows:
