@@ -21,6 +21,6 @@ with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threa
         seam=params.seam,
         device=params.device,
         color_order=params.color_order,
-        save_raw=params.raw_dir is not None,
+        save_raw=False,  # no flow.npz among the flow images (validation); raw flow: raw_npy_dir
         raw_npy_dir=params.raw_dir,
     )

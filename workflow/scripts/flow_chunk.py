@@ -22,5 +22,5 @@ with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injec
         seam=params.seam,
         device=params.device,
         color_order=params.color_order,
-        save_raw=params.raw_dir is not None,
+        save_raw=False,  # no flow.npz among the flow images (validation); raw flow: the raw .npy files
     )
