@@ -113,3 +113,13 @@ def test_sampling_gradient_is_the_transpose():
     w_ref = weights.view(2, 12, 16, 3, 3, 3).permute(0, 5, 1, 3, 2, 4).reshape(taps_ref.shape)
     (taps_ref * w_ref).sum().backward()
     assert torch.allclose(x.grad, x_ref.grad.reshape(2, 3, -1).permute(0, 2, 1), atol=1e-4)
+
+
+def test_torch_sparse_path_equals_scipy_path():
+    # CUDA (and non-float32 dtypes) use torch's sparse CSR product instead of SciPy's.
+    torch.manual_seed(3)
+    x = torch.randn(2, 12 * 16, 5)
+    via_scipy = spherical_taps(x, 12, 16)
+    via_torch = spherical_taps(x.double(), 12, 16)
+    assert via_torch.dtype == torch.float64
+    assert torch.allclose(via_scipy.double(), via_torch, atol=1e-6)
