@@ -72,9 +72,12 @@ def sample_indices(info: VideoInfo, sampling: str = "published", target_fps: flo
 def working_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
     """(width, height) at most ``width`` wide at the source aspect, even, never upscaled."""
     target = info.width if width is None else min(int(width), info.width)
-    height = target * info.height / info.width
-    even = lambda v: max(2, int(round(v / 2)) * 2)  # noqa: E731 - codecs and RAFT like even sizes
-    return even(target), even(height)
+    return _even(target), _even(target * info.height / info.width)
+
+
+def _even(value: float) -> int:
+    """The nearest even size of at least 2 (codecs and RAFT's padding like even sizes)."""
+    return max(2, int(round(value / 2)) * 2)
 
 
 def decode_frames(

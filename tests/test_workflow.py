@@ -165,7 +165,7 @@ def test_flow_method_change_reruns_flow_and_after(finished):
 def test_add_videos_runs_only_theirs_and_broken_ones_fail_clearly(finished, tmp_path):
     workdir = copy_run(finished, tmp_path / "w")
     videos = workdir / "data" / "videos"
-    make_clip(videos / "second.MOV", width=256, height=192, fps=8, seconds=3, seed=1)  # not 2:1
+    make_clip(videos / "second.MOV", width=256, height=192, fps=8, seconds=2, seed=1)  # not 2:1
     truncate(make_clip(tmp_path / "src.mp4", seconds=2, faststart=True), videos / "cut.mp4", 0.6)
     make_audio_only(videos / "tone.m4v")
     jobs = planned_jobs(workdir, base_config())
