@@ -45,6 +45,9 @@ def main() -> None:
     args = parser.parse_args()
 
     device = resolve_device(args.device)
+    # TF32 convolutions would make the straightforward side inexact (about 1e-2 off): compare fp32 with fp32.
+    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = False
     name = "SST_Sal_wo_OF.pth" if args.no_flow else "SST_Sal.pth"
     model = load_model(args.checkpoint or checkpoint_path(name)).to(device).eval()
     batch = args.batch_size or default_batch_size(device)

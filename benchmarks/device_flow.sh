@@ -33,9 +33,11 @@ print("== memory plan on this device")
 free, total = torch.cuda.mem_get_info()
 print(f"free {free / 2**30:.1f} of {total / 2**30:.1f} GiB")
 for width in (1024, 2048, 4096):
-    engine = RaftFlow(model, device="cuda")
-    plan = engine.prepare(width // 2, width)
-    print(f"{width}x{width // 2}: {plan.per_pair / 2**30:.2f} GiB per pair -> batch {plan.batch_size}")
+    try:
+        plan = RaftFlow(model, device="cuda").prepare(width // 2, width)
+        print(f"{width}x{width // 2}: {plan.per_pair / 2**30:.2f} GiB per pair -> batch {plan.batch_size}")
+    except SstsalError as exc:
+        print(f"{width}x{width // 2} refused:", exc)
 try:
     RaftFlow(model, device="cuda").prepare(4096, 8192)
     print("8192x4096: NOT refused")
