@@ -128,6 +128,18 @@ def _merge_npz(paths: Sequence[Path]) -> dict[str, np.ndarray]:
     return arrays
 
 
+def remove_stale_temporaries(output: str | os.PathLike) -> None:
+    """Delete the hidden temporaries a killed earlier attempt left next to ``output``.
+
+    A job cancelled by SLURM (scancel, time limit, preemption) gets SIGTERM/SIGKILL and cannot
+    clean up its ``.<name>.*.tmp`` folder (sstsal.atomic); the retry removes it. Safe because
+    Snakemake runs at most one job per output at a time.
+    """
+    output = Path(output)
+    for stale in output.parent.glob(f".{output.name}.*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def compute_flow_chunk(
     frames_dir: str | os.PathLike,
     chunk_dir: str | os.PathLike,
@@ -143,6 +155,7 @@ def compute_flow_chunk(
     """
     from sstsal.flow import compute_flow_folder
 
+    remove_stale_temporaries(chunk_dir)
     with atomic_directory(chunk_dir) as tmp:
         return compute_flow_folder(
             frames_dir,
@@ -167,6 +180,7 @@ def gather_flow(
     images = _chunk_files(chunk_dirs, FLOW_IMAGES, skip={RAW_NPZ})
     _check_coverage([p.name for p in images], frames_dir, "flow")
     npz = [Path(c) / FLOW_IMAGES / RAW_NPZ for c in chunk_dirs]
+    remove_stale_temporaries(flow_dir)
     with atomic_directory(flow_dir) as tmp:
         for path in images:
             _link_or_copy(path, tmp / path.name)
@@ -200,6 +214,7 @@ def predict_chunk(
 
     if threads:
         torch.set_num_threads(threads)
+    remove_stale_temporaries(chunk_dir)
     maps = predict_folder(
         frames_dir, chunk_dir, flow_dir=flow_dir, checkpoint=checkpoint, no_flow=no_flow, device=device,
         batch_size=batch_size, save_raw=True, progress=True, frame_range=frame_range,
@@ -223,6 +238,7 @@ def gather_saliency(
     maps = _merge_npz([Path(c) / RAW_MAPS for c in chunk_dirs])
     if sorted(f"{stem}.png" for stem in maps) != sorted(p.name for p in pngs):
         raise SstsalError("the chunks' raw maps and PNGs name different frames: delete the chunk folders and run again")
+    remove_stale_temporaries(maps_dir)
     with atomic_directory(maps_dir) as tmp:
         for path in pngs:
             _link_or_copy(path, tmp / path.name)
