@@ -111,3 +111,18 @@ def test_real_clip_sampling_and_pixels():
             compared += 1
     capture.release()
     assert compared == 90
+
+
+def test_cli_extract(clip, tmp_path):
+    import subprocess
+    import sys
+
+    ok = subprocess.run([sys.executable, "-m", "sstsal", "extract", str(clip), "--out", str(tmp_path / "f"),
+                         "--width", "128", "--name", "v"], capture_output=True, text=True)  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    files = sorted(p.name for p in (tmp_path / "f").iterdir())
+    assert files == [f"v_{i:04d}.png" for i in range(0, 48, 3)]
+    assert cv2.imread(str(tmp_path / "f" / files[0])).shape == (64, 128, 3)
+    bad = subprocess.run([sys.executable, "-m", "sstsal", "extract", str(tmp_path / "missing.mp4"), "--out",
+                          str(tmp_path / "g")], capture_output=True, text=True)  # fmt: skip
+    assert bad.returncode == 2 and "missing.mp4 does not exist" in bad.stderr and not (tmp_path / "g").exists()

@@ -96,3 +96,17 @@ def test_overlay_bad_alpha(tmp_path):
     with pytest.raises(InputError, match="alpha"):
         render_overlay(clip, tmp_path / "s.npz", tmp_path / "o.mp4", alpha=2.0, progress=False)
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_cli_render_from_png_folder(tmp_path):
+    import sys
+
+    clip = make_clip(tmp_path / "c.mp4", width=128, height=64, fps=8, seconds=1)
+    (tmp_path / "maps").mkdir()
+    for n in range(0, 8, 1):
+        cv2.imwrite(str(tmp_path / "maps" / f"c_{n:04d}.png"), np.full((240, 320), 30 * n, np.uint8))
+    result = subprocess.run([sys.executable, "-m", "sstsal", "render", str(clip), "--maps", str(tmp_path / "maps"),
+                             "--out", str(tmp_path / "o.mp4")], capture_output=True, text=True)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    info = probe_video(tmp_path / "o.mp4")
+    assert (info.width, info.height, info.frame_count) == (128, 64, 8)
