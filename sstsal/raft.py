@@ -450,6 +450,9 @@ def available_memory(device: torch.device) -> int:
     return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
 
 
+_MAX_VOLUME_ELEMENTS = 2**31 - 1
+
+
 def plan_memory(
     padded_height: int,
     padded_width: int,
@@ -470,6 +473,16 @@ def plan_memory(
     usable = int(available * headroom)
     fits = (usable - fixed) // per_pair if usable > fixed else 0
     gib = 1 << 30
+    # CUDA's pooling kernels index with 32-bit integers: the correlation volume of a batch
+    # must stay under 2**31 elements (one pair at 2048x1024 is 2**30), whatever memory is free.
+    volume = ((padded_height // 8) * (padded_width // 8)) ** 2
+    if volume > _MAX_VOLUME_ELEMENTS:
+        raise SstsalError(
+            f"RAFT at {padded_width}x{padded_height} (padded) needs a correlation volume of {volume:,} elements per "
+            f"frame pair, more than the {_MAX_VOLUME_ELEMENTS:,} PyTorch's pooling kernels can index: lower "
+            "flow.width (--width) to at most 2048, or use flow.method dis"
+        )
+    fits = min(fits, _MAX_VOLUME_ELEMENTS // volume)
     if fits < 1:
         raise SstsalError(
             f"RAFT at {padded_width}x{padded_height} (padded) needs about {(fixed + per_pair) / gib:.1f} GiB for one "

@@ -299,7 +299,15 @@ def test_memory_estimate_at_2048x1024():
     plan = plan_memory(1024, 2048, available=80 * GIB)
     assert plan.correlation_bytes == 4 * GIB  # (256 * 128)^2 fp32 entries
     assert 5.3 * GIB < plan.per_pair < 6.5 * GIB  # with the pooled levels and the update loop
-    assert 8 <= plan.batch_size <= 16
+    # 80 GiB would hold ~10 pairs, but a batch's volume must stay under 2**31 elements
+    # (CUDA pooling kernels index with int32; a batch of 10 crashed on an H100)
+    assert plan.batch_size == 1
+    assert plan_memory(512, 1024, available=80 * GIB).batch_size == 16
+
+
+def test_memory_plan_refuses_volumes_the_kernels_cannot_index():
+    with pytest.raises(SstsalError, match="can index"):
+        plan_memory(2048, 4096, available=1024 * GIB)
 
 
 def test_memory_estimate_refuses_what_cannot_fit():
