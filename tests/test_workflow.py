@@ -260,27 +260,39 @@ def test_bring_your_own_frames_and_flow(finished, tmp_path):
     assert not (workdir / "results" / VIDEO / "saliency").exists()
 
 
+def make_read_only(folder: Path) -> str | None:
+    """Make ``folder`` unwritable even for root; returns the user to run as (None: as is).
+
+    root ignores permission bits: the folder is made immutable (chattr +i) or, where the file
+    system does not support that, the workflow runs as an unprivileged user.
+    """
+    os.chmod(folder, 0o555)
+    if os.geteuid() != 0:
+        return None
+    if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode == 0:
+        return None
+    for path in [folder.parent, *folder.parent.rglob("*")]:
+        os.chown(path, 65534, 65534)
+    return "65534"
+
+
 def test_read_only_results_folder(finished):
-    # root ignores permissions: run as an unprivileged user in a folder it owns, results/ read-only
     workdir = Path(tempfile.mkdtemp(prefix="sstsal-ro-", dir="/tmp"))
+    results = workdir / "results"
     try:
         (workdir / "data" / "videos").mkdir(parents=True)
         shutil.copy2(finished / "data" / "videos" / f"{VIDEO}.mp4", workdir / "data" / "videos")
-        (workdir / "results").mkdir()
-        user = None
-        if os.geteuid() == 0:
-            user = "65534"
-            for path in [workdir, *workdir.rglob("*")]:
-                os.chown(path, 65534, 65534)
+        results.mkdir()
         os.chmod(workdir, 0o755)
-        os.chmod(workdir / "results", 0o555)
+        user = make_read_only(results)
         result = snakemake(workdir, config=base_config(), user=user, check=False)
         assert result.returncode != 0
         console = result.stdout + result.stderr
-        assert "cannot write to" in console and str((workdir / "results").resolve()) in console
-        assert list((workdir / "results").iterdir()) == []
+        assert "cannot write to" in console and str(results.resolve()) in console
+        assert list(results.iterdir()) == []
     finally:
-        os.chmod(workdir / "results", 0o755)
+        subprocess.run(["chattr", "-i", str(results)], capture_output=True)
+        os.chmod(results, 0o755)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
