@@ -16,6 +16,7 @@ maintained implementation and adds what long equirectangular videos need:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import math
@@ -619,7 +620,7 @@ class RaftFlow:
         )
         if self.device.type == "cpu" and self.batch_size is None:
             # batching buys nothing on CPU and costs memory
-            plan = MemoryPlan(ph, pw, plan.per_pair, plan.fixed, plan.available, 1)
+            plan = dataclasses.replace(plan, batch_size=1)
         self.padding, self.plan = padding, plan
         logger.info(
             "RAFT on %s: %dx%d frames padded to %dx%d (seam %s), %d pair(s) per batch, %d iterations, %s; "
@@ -754,7 +755,7 @@ class RaftFlow:
                 if len(new) >= want:
                     break
             if not new:
-                return
+                break
             with self._numerics():
                 images = self._prepare_images(new)
                 fmaps = self._encode(self.model.feature_encoder, images)
@@ -762,7 +763,7 @@ class RaftFlow:
                 if carried_image is not None:
                     images = torch.cat([carried_image, images])
                     fmaps = torch.cat([carried_fmap, fmaps])
-                flows = self._flow_batch(images, fmaps) if images.shape[0] >= 2 else None
+                flows = self._flow_batch_fitting(images, fmaps) if images.shape[0] >= 2 else None
             if flows is not None:
                 assert self.padding is not None
                 flows = self.padding.unpad(flows).permute(0, 2, 3, 1).float().cpu().numpy()
@@ -777,7 +778,38 @@ class RaftFlow:
                     )
             carried_image, carried_fmap = images[-1:], fmaps[-1:]
             if want is None or len(new) < want:
-                return
+                break
+        if done:
+            seconds = time.perf_counter() - started
+            logger.info("RAFT: %d pairs in %s (%.2f pairs/s)", done, _duration(seconds), done / seconds)
+
+    def _flow_batch_fitting(self, images: Tensor, fmaps: Tensor) -> Tensor:
+        """:meth:`_flow_batch`, halving the batch when CUDA runs out of memory after all.
+
+        The memory plan is an estimate; other processes on the GPU can take memory after it
+        was made. A single pair that does not fit ends the run with a clear message.
+        """
+        pairs = images.shape[0] - 1
+        step = pairs
+        while True:
+            try:
+                parts = [
+                    self._flow_batch(images[i : i + step + 1], fmaps[i : i + step + 1]) for i in range(0, pairs, step)
+                ]
+                return torch.cat(parts) if len(parts) > 1 else parts[0]
+            except torch.OutOfMemoryError as exc:
+                assert self.plan is not None
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                if step == 1:
+                    raise SstsalError(
+                        f"out of {self.device} memory for a single RAFT pair at {self.plan.padded_width}x"
+                        f"{self.plan.padded_height} ({exc.__class__.__name__}): lower flow.width (--width), free the "
+                        "GPU, or use flow.method dis"
+                    ) from None
+                step = max(1, step // 2)
+                self.plan = dataclasses.replace(self.plan, batch_size=step)
+                logger.warning("out of %s memory: continuing with %d pair(s) per batch", self.device, step)
 
 
 def _duration(seconds: float) -> str:

@@ -330,3 +330,28 @@ def test_cpu_run_warns_with_a_time_estimate(model, caplog):
     list(RaftFlow(model, iters=1).pairs(pan_frames(3), num_frames=3))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("slow" in m and "for 2 pairs" in m and "dis" in m for m in warnings), warnings
+
+
+def test_out_of_memory_halves_the_batch(model, pair_by_pair, monkeypatch, caplog):
+    frames, plain = pair_by_pair
+    engine = RaftFlow(model, iters=5, batch_size=3)
+    original = engine._flow_batch
+
+    def small_gpu(images, fmaps):
+        if images.shape[0] > 2:  # more than one pair
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        return original(images, fmaps)
+
+    monkeypatch.setattr(engine, "_flow_batch", small_gpu)
+    caplog.set_level(logging.WARNING, logger="sstsal")
+    ours = list(engine.pairs(frames))
+    assert engine.plan.batch_size == 1 and "continuing with 1 pair" in caplog.text
+    assert all(np.array_equal(a, b) for a, b in zip(ours, plain))
+
+    def no_gpu(images, fmaps):
+        raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+
+    engine = RaftFlow(model, iters=5, batch_size=2)
+    monkeypatch.setattr(engine, "_flow_batch", no_gpu)
+    with pytest.raises(SstsalError, match="single RAFT pair"):
+        list(engine.pairs(frames))
