@@ -135,8 +135,8 @@ def _wrap_margin(width: int, seam: str, seam_margin: int | None) -> int:
     if seam != "wrap":
         raise InputError(f"seam must be pad or wrap, not {seam!r}")
     margin = default_seam_margin(width) if seam_margin is None else int(seam_margin)
-    if not 0 <= margin <= width:
-        raise InputError(f"seam margin {margin} must be between 0 and the frame width {width}")
+    if not 0 <= margin <= width // 2:
+        raise InputError(f"seam margin {margin} must be between 0 and half the frame width, {width // 2}")
     return margin
 
 

@@ -378,8 +378,8 @@ def equirect_padding(
     margin = 0
     if seam == "wrap":
         margin = default_seam_margin(width) if seam_margin is None else int(seam_margin)
-        if margin < 0 or margin > width:
-            raise InputError(f"seam margin {margin} must be between 0 and the frame width {width}")
+        if margin < 0 or margin > width // 2:
+            raise InputError(f"seam margin {margin} must be between 0 and half the frame width, {width // 2}")
         if horizontal != "wrap":
             raise InputError("seam='wrap' needs horizontal wrap-around padding")
     return EquirectPadding(
