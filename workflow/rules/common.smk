@@ -112,6 +112,7 @@ def resolved_flow_method():
 
 
 FLOW_METHOD = resolved_flow_method()
+FLOW_GPU = GPU if FLOW_METHOD == "raft" else 0  # DIS and Farneback run on the CPU
 
 
 def stage_version(module):

@@ -15,7 +15,7 @@ rule flow:
         raw_dir=result("{video}", "flow_raw") if config["flow"]["save_raw"] else None,
         version=stage_version("sstsal.flow"),
     resources:
-        gpu=GPU,
+        gpu=FLOW_GPU,
     threads: 4
     conda:
         "../envs/sstsal.yaml"
