@@ -79,24 +79,36 @@ def working_size(frame_width: int, frame_height: int, width: int | None) -> tupl
     return width, height
 
 
-def read_frame_rgb(path: str | os.PathLike, size: tuple[int, int] | None = None) -> np.ndarray:
-    """A frame as uint8 RGB (H, W, 3), resized to ``size`` = (width, height) with INTER_AREA."""
+def read_frame_rgb(
+    path: str | os.PathLike, size: tuple[int, int] | None = None, *, source_size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """A frame as uint8 RGB (H, W, 3), resized to ``size`` = (width, height) with INTER_AREA.
+
+    ``source_size``: the (width, height) every frame of the video must have.
+    """
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise InputError(f"cannot read frame {path}: the file is missing, truncated or not an image")
+    if source_size is not None and (image.shape[1], image.shape[0]) != source_size:
+        raise InputError(
+            f"frame {path} is {image.shape[1]}x{image.shape[0]} but the video's first frame is "
+            f"{source_size[0]}x{source_size[1]}: all frames of a video must have one size"
+        )
     if size is not None and (image.shape[1], image.shape[0]) != size:
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(image[:, :, ::-1])
 
 
-def _read_frames(paths: Sequence[Path], size: tuple[int, int], lookahead: int = 6) -> Iterator[np.ndarray]:
+def _read_frames(
+    paths: Sequence[Path], size: tuple[int, int], source_size: tuple[int, int], lookahead: int = 6
+) -> Iterator[np.ndarray]:
     """Frames in order, decoded ahead in threads (PNG decoding releases the GIL)."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
         pending: collections.deque[concurrent.futures.Future[np.ndarray]] = collections.deque()
         index = 0
         while index < len(paths) or pending:
             while index < len(paths) and len(pending) < lookahead:
-                pending.append(pool.submit(read_frame_rgb, paths[index], size))
+                pending.append(pool.submit(read_frame_rgb, paths[index], size, source_size=source_size))
                 index += 1
             yield pending.popleft().result()
 
@@ -307,7 +319,7 @@ def compute_flow_folder(
         logger.warning("only one frame: its flow image shows no motion")
 
     flows = flow_pairs(
-        _read_frames(paths, size),
+        _read_frames(paths, size, (first.shape[1], first.shape[0])),
         method=method,
         num_frames=len(paths),
         checkpoint=checkpoint,

@@ -229,3 +229,11 @@ def test_frame_ranges_give_the_whole_video_images(tmp_path, method):
             assert np.array_equal(raw[name[:-4]], reference[name[:-4]])
     with pytest.raises(InputError, match="frame range"):
         compute_flow_folder(frames, tmp_path / "bad", frame_range=(3, 9), **options)
+
+
+def test_frames_of_different_sizes_are_named(tmp_path):
+    frames = write_pan(tmp_path / "frames", 3)
+    cv2.imwrite(str(frames / "clip_0008.png"), np.zeros((100, 200, 3), np.uint8))
+    with pytest.raises(InputError, match=r"clip_0008.png is 200x100 .* one size"):
+        compute_flow_folder(frames, tmp_path / "flow", method="dis", progress=False)
+    assert not (tmp_path / "flow").exists()
