@@ -12,6 +12,7 @@ same code trains.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 
 import numpy as np
@@ -58,13 +59,34 @@ def _torch_matrices(height: int, width: int, stride: int, device: torch.device, 
     return _torch_cache[key]
 
 
-def _scipy_product(matrix: scipy.sparse.csr_matrix, x: np.ndarray) -> np.ndarray:
-    """``matrix @ x[b]`` for each b, written straight into one preallocated array.
+@functools.lru_cache(maxsize=32)
+def _row_blocks(
+    height: int, width: int, stride: int, transpose: bool, parts: int
+) -> list[tuple[int, int, scipy.sparse.csr_matrix]]:
+    """The sampling matrix cut into ``parts`` blocks of rows: ``(first row, end row, block)``."""
+    matrix = _scipy_matrices(height, width, stride)[int(transpose)]
+    bounds = np.linspace(0, matrix.shape[0], parts + 1).astype(int)
+    blocks = []
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        block = matrix[start:stop]
+        block.indices, block.indptr = block.indices.astype(np.int64), block.indptr.astype(np.int64)
+        blocks.append((int(start), int(stop), block))
+    return blocks
+
+
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+
+
+def _scipy_product(x: np.ndarray, height: int, width: int, stride: int, transpose: bool) -> np.ndarray:
+    """``S @ x[b]`` for each b (``S.T`` when ``transpose``), written into one preallocated array.
 
     ``x``: C-contiguous float32 ``(B, n_cols, C)``. Stacking per-batch results would copy the
     largest tensor of the model once more per step, so SciPy's CSR kernel accumulates into
-    slices of a zeroed output instead (calloc'd, so zeroing is nearly free).
+    slices of a zeroed output instead (calloc'd, so zeroing is nearly free). SciPy's kernel is
+    single-threaded but releases the GIL, so blocks of rows run on torch's thread count.
     """
+    global _pool
+    matrix = _scipy_matrices(height, width, stride)[int(transpose)]
     batch, _, channels = x.shape
     n_rows, n_cols = matrix.shape
     out = np.zeros((batch, n_rows, channels), dtype=np.float32)
@@ -72,16 +94,25 @@ def _scipy_product(matrix: scipy.sparse.csr_matrix, x: np.ndarray) -> np.ndarray
         for b in range(batch):
             out[b] = matrix @ x[b]
         return out
-    for b in range(batch):
-        _csr_matvecs(n_rows, n_cols, channels, matrix.indptr, matrix.indices, matrix.data, x[b].ravel(), out[b].ravel())
+    threads = max(1, torch.get_num_threads())
+    blocks = _row_blocks(height, width, stride, transpose, threads)
+    if _pool is None or _pool._max_workers != threads:
+        _pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="sstsal-sampling")
+
+    def run(block: tuple[int, int, scipy.sparse.csr_matrix], b: int) -> None:
+        start, stop, rows = block
+        _csr_matvecs(stop - start, n_cols, channels, rows.indptr, rows.indices, rows.data, x[b].ravel(), out[b, start:stop].ravel())
+
+    # Each output row is computed by exactly one block, in the same order: results do not
+    # depend on the number of threads.
+    list(_pool.map(lambda job: run(*job), [(block, b) for b in range(batch) for block in blocks]))
     return out
 
 
 def _sparse_product(x: torch.Tensor, height: int, width: int, stride: int, transpose: bool) -> torch.Tensor:
     """``S @ x[b]`` for every batch element (``S.T`` when ``transpose``); x: (B, rows, C)."""
     if x.device.type == "cpu" and x.dtype == torch.float32:
-        matrix = _scipy_matrices(height, width, stride)[int(transpose)]
-        return torch.from_numpy(_scipy_product(matrix, x.detach().contiguous().numpy()))
+        return torch.from_numpy(_scipy_product(x.detach().contiguous().numpy(), height, width, stride, transpose))
     matrix = _torch_matrices(height, width, stride, x.device, x.dtype)[int(transpose)]
     batch, rows, channels = x.shape
     columns = x.detach().permute(1, 0, 2).reshape(rows, batch * channels)
