@@ -313,3 +313,25 @@ def test_maps_equal_sstsal_predict(finished, tmp_path):
     with np.load(out / "raw.npz") as raw:
         predicted = np.stack([raw[name] for name in names]).astype(np.float16)
     assert np.array_equal(maps, predicted)
+
+
+def test_gpu_resources_on_cuda(finished):
+    """With model.device cuda the GPU stages declare gpu=1 (DIS flow runs on the CPU: gpu=0)."""
+
+    def resources(config):
+        out = snakemake(finished, "--dry-run", config=config)
+        found, rule = {}, None
+        for line in (out.stdout + out.stderr).splitlines():
+            match = re.match(r"^(?:local)?rule (\w+):$", line.strip())
+            if match:
+                rule = match[1]
+            match = re.search(r"gpu=(\d+)", line)
+            if line.strip().startswith("resources:") and rule is not None:
+                found[rule] = int(match[1]) if match else None
+        return found
+
+    raft = resources(base_config(model={"device": "cuda"}, flow={"method": "raft"}))
+    assert raft["flow"] == 1 and raft["inference"] == 1 and raft["render"] is None
+    dis = resources(base_config(model={"device": "cuda"}))
+    assert dis["flow"] == 0 and dis["inference"] == 1
+    snakemake(finished, "--dry-run", config=base_config())  # leave the config file as the other tests expect
