@@ -180,3 +180,29 @@ def planned_jobs(workdir, *args: str) -> dict[str, int]:
     """{rule: number of jobs} of a dry run."""
     out = snakemake(workdir, "--cores", "2", "--dry-run", *args)
     return {rule: int(n) for rule, n in re.findall(r"^(\w+)\s+(\d+)$", out.stdout + out.stderr, flags=re.M) if rule != "total"}
+
+
+def test_chunked_flow_keeps_the_raw_flow_like_a_whole_run(tmp_path):
+    """flow.save_raw with chunks: flow.npz in the flow folder and flow_raw/<frame>.npy are
+    gathered to what one whole-video flow stage writes."""
+    from videoclips import moving_frames
+
+    from sstsal.flow import RAW_NPZ, compute_flow_folder
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i, image in enumerate(moving_frames(64, 32, 6)):
+        write_png(frames / frame_name("v", 2 * i), image)
+    options = dict(method="dis", device="cpu", color_order="rgb", save_raw=True, progress=False)
+    compute_flow_folder(frames, tmp_path / "whole", raw_npy_dir=tmp_path / "whole_raw", **options)
+    chunks = [tmp_path / "chunks" / chunk_label(r) for r in plan_chunks(6, 4)]
+    for frame_range, chunk in zip(plan_chunks(6, 4), chunks):
+        compute_flow_chunk(frames, chunk, frame_range=frame_range, raw_npy=True, **options)
+    gather_flow(chunks, tmp_path / "flow", frames, raw_dir=tmp_path / "flow_raw")
+
+    whole, gathered = folder_bytes(tmp_path / "whole"), folder_bytes(tmp_path / "flow")
+    assert sorted(whole) == sorted(gathered) == sorted([frame_name("v", 2 * i) for i in range(6)] + [RAW_NPZ])
+    assert all(whole[n] == gathered[n] for n in whole if n != RAW_NPZ)
+    with np.load(tmp_path / "whole" / RAW_NPZ) as a, np.load(tmp_path / "flow" / RAW_NPZ) as b:
+        assert sorted(a.files) == sorted(b.files) and all(np.array_equal(a[k], b[k]) for k in a.files)
+    assert folder_bytes(tmp_path / "whole_raw") == folder_bytes(tmp_path / "flow_raw")

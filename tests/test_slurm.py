@@ -109,6 +109,7 @@ class CancelOneJob(threading.Thread):
         super().__init__(daemon=True)
         self.workdir, self.rule = workdir, rule
         self.cancelled: tuple[str, str] | None = None  # (SLURM job id, chunk label)
+        self.missed: set[str] = set()  # jobs that finished before scancel reached them
         self.error: str | None = None
         self.done = threading.Event()
 
@@ -119,11 +120,15 @@ class CancelOneJob(threading.Thread):
                     label = re.search(r"\d{6}-\d{6}", job["comment"])
                     if Path(job["workdir"]) != self.workdir or not job["comment"].startswith(f"rule_{self.rule}_"):
                         continue
-                    if label and (self.workdir / "logs" / self.rule / VIDEO / f"{label[0]}.log").is_file():
+                    if job["id"] in self.missed or not label:
+                        continue
+                    if (self.workdir / "logs" / self.rule / VIDEO / f"{label[0]}.log").is_file():
                         time.sleep(2)
-                        subprocess.run(["scancel", job["id"]], check=True, timeout=30)
-                        self.cancelled = (job["id"], label[0])
-                        return
+                        done = subprocess.run(["scancel", job["id"]], capture_output=True, text=True, timeout=30)
+                        if done.returncode == 0 and not done.stderr.strip():
+                            self.cancelled = (job["id"], label[0])
+                            return
+                        self.missed.add(job["id"])
                 time.sleep(0.2)
         except Exception as exc:  # noqa: BLE001 - reported by the test, not lost in a thread
             self.error = repr(exc)
