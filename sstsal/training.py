@@ -136,6 +136,11 @@ class DataLayout:
             gt=str(root / "saliency_maps" / "{video}"),
         )
 
+    def absolute(self) -> DataLayout:
+        """The same layout with absolute folder patterns (saved with a run, so --resume works anywhere)."""
+        absolute = lambda p: None if p is None else str(Path(p).absolute())  # noqa: E731
+        return DataLayout(frames=absolute(self.frames), gt=absolute(self.gt), flow=absolute(self.flow))
+
     def folder(self, kind: str, video: str) -> Path:
         """The ``kind`` (frames, flow, gt) folder of ``video``; a pattern without ``{video}`` is a root."""
         pattern = getattr(self, kind)
@@ -335,11 +340,13 @@ def split_videos(train: list[str], val: list[str] | None, val_fraction: float) -
     return train[n_val:], train[:n_val]
 
 
-def _build_model(config: TrainConfig):
+def _build_model(config: TrainConfig, resuming: bool = False):
     from sstsal.checkpoint import load_model
     from sstsal.model import SSTSal
 
     channels = 6 if config.use_flow else 3
+    if resuming:  # the checkpoint's weights follow; the --init file need not exist any more
+        return SSTSal(input_channels=channels, hidden_channels=config.hidden_channels)
     if config.init:
         model = load_model(config.init)
         if model.input_channels != channels:
@@ -403,12 +410,11 @@ def train(
     log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
 ) -> TrainResult:
     """Train (or fine-tune, or resume) SST-Sal; writes into ``out_dir``:
+    ``checkpoint.pt`` (resumable state), ``losses.csv`` (one row per epoch), ``best.safetensors``
+    (lowest validation loss), ``model.safetensors`` (after the last epoch), ``train_config.json``.
 
     On ``resume`` the run's saved data layout, video split and settings are used (``layout``,
     ``train_videos`` and ``config`` may be None); only ``config.epochs`` may change.
-
-    ``checkpoint.pt`` (resumable state), ``losses.csv`` (one row per epoch), ``best.safetensors``
-    (lowest validation loss), ``model.safetensors`` (after the last epoch), ``train_config.json``.
     """
     from sstsal.checkpoint import save_weights
     from sstsal.inference import resolve_device
@@ -436,6 +442,7 @@ def train(
     if state is None:
         if layout is None or not train_videos:
             raise InputError("a new training run needs the data layout and at least one training video")
+        layout = layout.absolute()
         train_videos, val_videos = split_videos(list(train_videos), val_videos, config.val_fraction)
     if not train_videos:
         raise InputError("no training videos: the split leaves every video for validation; add videos or lower --val-fraction")
@@ -457,7 +464,7 @@ def train(
     )
 
     torch_device = resolve_device(device)
-    model = _build_model(config).to(torch_device)
+    model = _build_model(config, resuming=state is not None).to(torch_device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     rows: list[dict[str, float]] = []
     start_epoch, start_step, partial = 0, 0, {"loss": 0.0, "frames": 0, "seconds": 0.0}
@@ -580,7 +587,7 @@ def resume_or_start(
         same = (
             state is not None
             and {**state["config"], "epochs": None} == wanted
-            and state["layout"] == asdict(layout)
+            and state["layout"] == asdict(layout.absolute())
             and (state["train_videos"], state["val_videos"])
             == split_videos(list(train_videos), options.get("val_videos"), config.val_fraction)
         )

@@ -19,6 +19,8 @@ from sstsal import metrics
 from sstsal.checkpoint import load_model
 from sstsal.cli import main
 from sstsal.errors import InputError
+from synthetic_saliency import write_moving_blobs
+
 from sstsal.training import (
     CHECKPOINT,
     DataLayout,
@@ -28,9 +30,6 @@ from sstsal.training import (
     read_loss_log,
     spherical_kl_loss,
 )
-
-sys.path.insert(0, str(Path(__file__).parent))
-from synthetic_saliency import write_moving_blobs  # noqa: E402
 
 HEIGHT, WIDTH = 24, 48
 # A tiny run: 8-frame sequences, no skipped frames, a narrow encoder; everything else published.
