@@ -217,3 +217,24 @@ def test_training_errors_are_clear(blobs: Path, trained: Path, tmp_path: Path, c
     assert "no complete 40-frame sequence" in capsys.readouterr().err
     with pytest.raises(InputError, match="even"):
         TrainConfig(height=25).check()
+
+
+def test_fine_tuning_starts_from_the_published_checkpoint(blobs: Path, tmp_path: Path):
+    published = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "models" / "SST_Sal.pth"
+    assert published.is_file(), f"missing {published} (set SSTSAL_SHARED)"
+    out = tmp_path / "tuned"
+    tiny = TINY[: TINY.index("--hidden")] + TINY[TINY.index("--hidden") + 2 :]  # the published width, 36
+    split = tmp_path / "split.txt"
+    split.write_text("001\n002\n003\n")  # 001 validates; a short run at the published width
+    assert main(["train", "--data", str(blobs), "--train-split", str(split), "--init", str(published),
+                 "--epochs", "1", "--lr", "0.1", "--out", str(out), *tiny]) == 0  # fmt: skip
+    start, tuned = load_model(published), load_model(out / "model.safetensors")
+    assert (tuned.input_channels, tuned.hidden_channels) == (6, 36)
+    start_state, tuned_state = start.state_dict(), tuned.state_dict()
+    changed = [name for name in start_state if not torch.equal(start_state[name], tuned_state[name])]
+    assert changed  # trained ...
+    # ... from the published weights, not from scratch: still close to them.
+    for name in start_state:
+        assert (start_state[name] - tuned_state[name]).norm() < 0.5 * start_state[name].norm(), name
+    log = read_loss_log(out)
+    assert log[1]["val_loss"] < log[0]["val_loss"]
