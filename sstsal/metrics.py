@@ -170,7 +170,7 @@ def nss(pred: np.ndarray, fixations: np.ndarray, *, sphere: bool = False) -> flo
 def _roc_area(tpr: np.ndarray, fpr: np.ndarray) -> float:
     tpr = np.concatenate(([0.0], tpr, [1.0]))
     fpr = np.concatenate(([0.0], fpr, [1.0]))
-    return float(np.trapezoid(tpr, fpr))
+    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))  # trapezoid rule (np.trapz is gone in NumPy 2)
 
 
 def _fraction_at_or_above(values: np.ndarray, weights: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
