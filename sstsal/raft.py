@@ -510,10 +510,20 @@ _CPU_SECONDS_PER_MEGAPIXEL_SQUARED = 11.0
 
 
 def estimate_cpu_seconds_per_pair(padded_height: int, padded_width: int, iters: int = 20) -> float:
-    """Rough CPU time of one pair, scaled from a 2-core measurement to this machine's threads."""
+    """Rough CPU time of one pair: a 2-core measurement scaled to this machine's threads and load.
+
+    Other busy processes share the cores: with a load average of L on C cores this process
+    gets about C / (L + 1) of them.
+    """
     mp = padded_height * padded_width / 1e6
     seconds = _CPU_SECONDS_PER_MEGAPIXEL * mp * (0.3 + 0.7 * iters / 20) + _CPU_SECONDS_PER_MEGAPIXEL_SQUARED * mp * mp
-    return seconds * 2 / max(1, torch.get_num_threads())
+    threads = max(1, torch.get_num_threads())
+    cores = os.cpu_count() or threads
+    try:
+        share = min(1.0, cores / (os.getloadavg()[0] + 1))
+    except OSError:
+        share = 1.0
+    return seconds * 2 / min(threads, cores) / share
 
 
 # --------------------------------------------------------------------------------------------
