@@ -32,6 +32,9 @@ from sstsal.inputs import check_same_size, read_model_image
 from sstsal.model import SSTSal
 from sstsal.naming import list_frames, match_flow
 
+# Bump when a change alters the maps: the workflow reruns inference when it changes.
+OUTPUT_VERSION = 1
+
 WINDOW = 20
 WARMUP = 4
 
