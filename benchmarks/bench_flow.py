@@ -16,6 +16,7 @@ Timings vary with the machine's load: compare ratios from one run, not across ru
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -48,10 +49,19 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _set_tf32(cudnn: bool, matmul: bool) -> None:
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = cudnn, matmul
+
+
 def plain_pairs(model, frames, iters: int, device: torch.device) -> list[np.ndarray]:
     """Pair by pair with torchvision's forward, as a straightforward script would."""
     flows = []
-    with torch.inference_mode():
+    # fp32 on both sides: ours switches off cuDNN's default TF32 convolutions, so plain must too
+    # or the ratio would compare precisions rather than implementations.
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    with torch.inference_mode(), contextlib.ExitStack() as restore:
+        restore.callback(lambda: _set_tf32(*saved))
         for a, b in zip(frames[:-1], frames[1:]):
             one = torch.from_numpy(a).permute(2, 0, 1)[None].float().to(device)
             two = torch.from_numpy(b).permute(2, 0, 1)[None].float().to(device)
