@@ -28,10 +28,23 @@ except ImportError:  # pragma: no cover - private SciPy API; fall back to the pu
 
 
 @functools.lru_cache(maxsize=16)
-def _scipy_matrices(height: int, width: int, stride: int) -> tuple[scipy.sparse.csr_matrix, scipy.sparse.csr_matrix]:
+def _scipy_matrices(
+    height: int, width: int, stride: int, summed: bool = False
+) -> tuple[scipy.sparse.csr_matrix, scipy.sparse.csr_matrix]:
+    """Forward and transposed sampling matrices.
+
+    ``summed=False``: ``(9 * P_out, H * W)``, one row per tap (row ``9 * p + k``).
+    ``summed=True``: ``(P_out, 9 * H * W)``, one row per output pixel summing its 9 taps, each
+    tap ``k`` reading its own copy of the input (columns ``k * H * W + q``): for convolutions
+    with fewer outputs than inputs, whose kernel is applied before sampling.
+    """
     rows, cols, vals = bilinear_taps(height, width, stride)
     n_out = (-(-height // stride)) * (-(-width // stride)) * 9
-    forward = scipy.sparse.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n_out, height * width))
+    shape = (n_out, height * width)
+    if summed:
+        rows, cols = rows // 9, (rows % 9) * (height * width) + cols
+        shape = (n_out // 9, 9 * height * width)
+    forward = scipy.sparse.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=shape)
     forward.sum_duplicates()
     backward = forward.T.tocsr()
     for m in (forward, backward):  # the kernel wants int32 or int64 indices of one type
@@ -40,13 +53,13 @@ def _scipy_matrices(height: int, width: int, stride: int) -> tuple[scipy.sparse.
     return forward, backward
 
 
-_torch_cache: dict[tuple[int, int, int, str, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
+_torch_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}
 
 
-def _torch_matrices(height: int, width: int, stride: int, device: torch.device, dtype: torch.dtype):
-    key = (height, width, stride, str(device), dtype)
+def _torch_matrices(geometry: tuple[int, int, int, bool], device: torch.device, dtype: torch.dtype):
+    key = (*geometry, str(device), dtype)
     if key not in _torch_cache:
-        forward, backward = _scipy_matrices(height, width, stride)
+        forward, backward = _scipy_matrices(*geometry)
         _torch_cache[key] = tuple(
             torch.sparse_csr_tensor(
                 torch.from_numpy(m.indptr.astype(np.int64)),
@@ -61,10 +74,10 @@ def _torch_matrices(height: int, width: int, stride: int, device: torch.device, 
 
 @functools.lru_cache(maxsize=32)
 def _row_blocks(
-    height: int, width: int, stride: int, transpose: bool, parts: int
+    geometry: tuple[int, int, int, bool], transpose: bool, parts: int
 ) -> list[tuple[int, int, scipy.sparse.csr_matrix]]:
     """The sampling matrix cut into ``parts`` blocks of rows: ``(first row, end row, block)``."""
-    matrix = _scipy_matrices(height, width, stride)[int(transpose)]
+    matrix = _scipy_matrices(*geometry)[int(transpose)]
     bounds = np.linspace(0, matrix.shape[0], parts + 1).astype(int)
     blocks = []
     for start, stop in zip(bounds[:-1], bounds[1:]):
@@ -77,7 +90,7 @@ def _row_blocks(
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-def _scipy_product(x: np.ndarray, height: int, width: int, stride: int, transpose: bool) -> np.ndarray:
+def _scipy_product(x: np.ndarray, geometry: tuple[int, int, int, bool], transpose: bool) -> np.ndarray:
     """``S @ x[b]`` for each b (``S.T`` when ``transpose``), written into one preallocated array.
 
     ``x``: C-contiguous float32 ``(B, n_cols, C)``. Stacking per-batch results would copy the
@@ -86,7 +99,7 @@ def _scipy_product(x: np.ndarray, height: int, width: int, stride: int, transpos
     single-threaded but releases the GIL, so blocks of rows run on torch's thread count.
     """
     global _pool
-    matrix = _scipy_matrices(height, width, stride)[int(transpose)]
+    matrix = _scipy_matrices(*geometry)[int(transpose)]
     batch, _, channels = x.shape
     n_rows, n_cols = matrix.shape
     out = np.zeros((batch, n_rows, channels), dtype=np.float32)
@@ -95,7 +108,7 @@ def _scipy_product(x: np.ndarray, height: int, width: int, stride: int, transpos
             out[b] = matrix @ x[b]
         return out
     threads = max(1, torch.get_num_threads())
-    blocks = _row_blocks(height, width, stride, transpose, threads)
+    blocks = _row_blocks(geometry, transpose, threads)
     if _pool is None or _pool._max_workers != threads:
         _pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="sstsal-sampling")
 
@@ -109,11 +122,11 @@ def _scipy_product(x: np.ndarray, height: int, width: int, stride: int, transpos
     return out
 
 
-def _sparse_product(x: torch.Tensor, height: int, width: int, stride: int, transpose: bool) -> torch.Tensor:
+def _sparse_product(x: torch.Tensor, geometry: tuple[int, int, int, bool], transpose: bool) -> torch.Tensor:
     """``S @ x[b]`` for every batch element (``S.T`` when ``transpose``); x: (B, rows, C)."""
     if x.device.type == "cpu" and x.dtype == torch.float32:
-        return torch.from_numpy(_scipy_product(x.detach().contiguous().numpy(), height, width, stride, transpose))
-    matrix = _torch_matrices(height, width, stride, x.device, x.dtype)[int(transpose)]
+        return torch.from_numpy(_scipy_product(x.detach().contiguous().numpy(), geometry, transpose))
+    matrix = _torch_matrices(geometry, x.device, x.dtype)[int(transpose)]
     batch, rows, channels = x.shape
     columns = x.detach().permute(1, 0, 2).reshape(rows, batch * channels)
     out = matrix @ columns  # (rows_out, B * C)
@@ -122,14 +135,13 @@ def _sparse_product(x: torch.Tensor, height: int, width: int, stride: int, trans
 
 class _SphericalSample(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, x: torch.Tensor, height: int, width: int, stride: int) -> torch.Tensor:
-        ctx.geometry = (height, width, stride)
-        return _sparse_product(x, height, width, stride, transpose=False)
+    def forward(ctx, x: torch.Tensor, geometry: tuple[int, int, int, bool]) -> torch.Tensor:
+        ctx.geometry = geometry
+        return _sparse_product(x, geometry, transpose=False)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
-        height, width, stride = ctx.geometry
-        return _sparse_product(grad, height, width, stride, transpose=True), None, None, None
+        return _sparse_product(grad, ctx.geometry, transpose=True), None
 
 
 def spherical_taps(x: torch.Tensor, height: int, width: int, stride: int = 1) -> torch.Tensor:
@@ -140,7 +152,7 @@ def spherical_taps(x: torch.Tensor, height: int, width: int, stride: int = 1) ->
     """
     if x.dim() != 3 or x.shape[1] != height * width:
         raise ValueError(f"expected features of shape (B, {height * width}, C), got {tuple(x.shape)}")
-    taps = _SphericalSample.apply(x, height, width, stride)
+    taps = _SphericalSample.apply(x, (height, width, stride, False))
     return taps.reshape(x.shape[0], -1, 9 * x.shape[2])
 
 
@@ -158,17 +170,26 @@ def spherical_conv(
     ``add`` (``(B, H * W, O)``, contiguous, e.g. the input part of LSTM gates) is summed inside
     the matrix multiply, in place, rather than in a separate pass over the largest tensor.
     """
+    batch, pixels, channels = x.shape
+    out_channels = weight.shape[0]
+    if add is None and out_channels < channels:
+        # Fewer outputs than inputs (the decoder: 37 -> 4): apply the kernel first, then sample
+        # and sum the 9 taps of the O channels instead of sampling all C channels.
+        per_tap = (x @ weight.permute(1, 2, 3, 0).reshape(channels, 9 * out_channels)).view(batch, pixels, 9, out_channels)
+        per_tap = per_tap.permute(0, 2, 1, 3).reshape(batch, 9 * pixels, out_channels)
+        out = _SphericalSample.apply(per_tap, (height, width, 1, True))
+        return out if bias is None else out + bias
     taps = spherical_taps(x, height, width)
-    batch, pixels, k = taps.shape
     kernel = flatten_kernel(weight)
-    taps = taps.view(batch * pixels, k)
+    taps = taps.view(batch * pixels, 9 * channels)
     if add is not None:
         # Accumulate in place: addmm with an input first copies it into a new output.
-        out = add.reshape(batch * pixels, kernel.shape[1]).addmm_(taps, kernel)
+        out = add.reshape(batch * pixels, out_channels).addmm_(taps, kernel)
         return (out if bias is None else out + bias).view(batch, pixels, -1)
-    if bias is None:
-        return (taps @ kernel).view(batch, pixels, -1)
-    return torch.addmm(bias, taps, kernel).view(batch, pixels, -1)
+    out = taps @ kernel
+    # Adding the bias in place after the product: addmm(bias, ...) would first copy the
+    # broadcast bias into the (large) output and then read it back.
+    return (out if bias is None else out.add_(bias)).view(batch, pixels, -1)
 
 
 def spherical_max_pool(x: torch.Tensor, height: int, width: int, stride: int = 2) -> torch.Tensor:
