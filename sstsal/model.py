@@ -24,8 +24,8 @@ MODEL_WIDTH = 320
 def lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """ConvLSTM update from gates ``(..., 4 * hidden)`` split i, f, o, g; returns ``(h, c)``.
 
-    Without autograd the activations are applied in place on ``gates`` (it is not reused):
-    these passes over the largest tensors cost as much as the sampling.
+    Without autograd the activations and the cell update run in place on ``gates`` and ``c``
+    (neither is reused): these passes over the largest tensors cost as much as the sampling.
     """
     hidden = gates.shape[-1] // 4
     if torch.is_grad_enabled() and (gates.requires_grad or c.requires_grad):
@@ -37,7 +37,7 @@ def lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, tor
     ifo = gates[..., : 3 * hidden].sigmoid_()
     g = gates[..., 3 * hidden :].tanh_()
     i, f, o = ifo[..., :hidden], ifo[..., hidden : 2 * hidden], ifo[..., 2 * hidden :]
-    c = torch.addcmul(f * c, i, g)
+    c = c.mul_(f).addcmul_(i, g)  # the old cell state is not needed again
     return torch.tanh(c).mul_(o), c
 
 
