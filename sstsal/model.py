@@ -59,9 +59,9 @@ class SphericalConvLSTMCell(nn.Module):
             self.weight.copy_(conv.weight)
             self.bias.copy_(conv.bias)
 
-    def input_gates(self, x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    def input_gates(self, x: torch.Tensor, height: int, width: int, out: torch.Tensor | None = None) -> torch.Tensor:
         """Input-frame part of the gates plus bias: ``(N, H*W, C_in)`` -> ``(N, H*W, 4*hidden)``."""
-        return spherical_conv(x, self.weight[:, : self.input_channels], self.bias, height, width)
+        return spherical_conv(x, self.weight[:, : self.input_channels], self.bias, height, width, out=out)
 
     def step(
         self, input_gates: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor], height: int, width: int
@@ -86,6 +86,20 @@ class SSTSal(nn.Module):
         self.encoder = SphericalConvLSTMCell(input_channels, hidden_channels)
         self.decoder = SphericalConvLSTMCell(hidden_channels, 1)
 
+    def _gates_buffer(self, x: torch.Tensor, numel: int) -> torch.Tensor | None:
+        """A buffer for the input gates, kept between batches when not training on CPU.
+
+        At 240x320 they are ~0.9 GB per window; a fresh allocation of that size per batch
+        costs more in page faults than the matrix product that fills it.
+        """
+        if torch.is_grad_enabled() or x.device.type != "cpu":
+            return None
+        buffer = getattr(self, "_gates_scratch", None)
+        if buffer is None or buffer.numel() != numel or buffer.dtype != x.dtype:
+            buffer = torch.empty(numel, dtype=x.dtype)
+            self._gates_scratch = buffer
+        return buffer
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 5 or x.shape[2] != self.input_channels:
             raise ValueError(
@@ -98,7 +112,9 @@ class SSTSal(nn.Module):
 
         # Time-major, so that each step's input gates are one contiguous (B, H*W, 4*hidden) block.
         frames = x.permute(1, 0, 3, 4, 2).reshape(steps * batch, height * width, channels)
-        input_gates = self.encoder.input_gates(frames, height, width).view(steps, batch, height * width, -1)
+        input_gates = self.encoder.input_gates(
+            frames, height, width, out=self._gates_buffer(x, steps * batch * height * width * 4 * self.hidden_channels)
+        ).view(steps, batch, height * width, -1)
 
         zeros = x.new_zeros
         enc = (zeros(batch, height * width, self.hidden_channels), zeros(batch, height * width, self.hidden_channels))

@@ -28,7 +28,8 @@ def sampling_grid(height: int, width: int, stride: int = 1) -> torch.Tensor:
 
 
 def _sample(x: torch.Tensor, stride: int = 1) -> torch.Tensor:
-    grid = sampling_grid(x.shape[2], x.shape[3], stride).to(x.device).expand(x.shape[0], -1, -1, -1)
+    # .repeat as the published SphereNet layers do on every call
+    grid = sampling_grid(x.shape[2], x.shape[3], stride).to(x.device).repeat(x.shape[0], 1, 1, 1)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 

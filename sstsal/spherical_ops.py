@@ -90,19 +90,37 @@ def _row_blocks(
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-def _scipy_product(x: np.ndarray, geometry: tuple[int, int, int, bool], transpose: bool) -> np.ndarray:
+_scratch: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _scipy_product(
+    x: np.ndarray, geometry: tuple[int, int, int, bool], transpose: bool, scratch: bool = False
+) -> np.ndarray:
     """``S @ x[b]`` for each b (``S.T`` when ``transpose``), written into one preallocated array.
 
     ``x``: C-contiguous float32 ``(B, n_cols, C)``. Stacking per-batch results would copy the
     largest tensor of the model once more per step, so SciPy's CSR kernel accumulates into
-    slices of a zeroed output instead (calloc'd, so zeroing is nearly free). SciPy's kernel is
-    single-threaded but releases the GIL, so blocks of rows run on torch's thread count.
+    slices of a zeroed output instead. SciPy's kernel is single-threaded but releases the GIL,
+    so blocks of rows run on torch's thread count.
+
+    With ``scratch`` the output is a buffer kept for the next call of the same shape (valid
+    until then): a fresh 100-200 MB array per step costs more in page faults than the
+    sampling itself.
     """
     global _pool
     matrix = _scipy_matrices(*geometry)[int(transpose)]
     batch, _, channels = x.shape
     n_rows, n_cols = matrix.shape
-    out = np.zeros((batch, n_rows, channels), dtype=np.float32)
+    shape = (batch, n_rows, channels)
+    if scratch:
+        out = _scratch.pop(shape, None)
+        if out is None:
+            out = np.empty(shape, dtype=np.float32)
+        _scratch[shape] = out  # most recent last; keep a few shapes (model steps use three)
+        while len(_scratch) > 4:
+            del _scratch[next(iter(_scratch))]
+    else:
+        out = np.zeros(shape, dtype=np.float32)  # calloc'd: zero pages until written
     if _csr_matvecs is None:  # SciPy without the (private) kernel: same result, one more copy
         for b in range(batch):
             out[b] = matrix @ x[b]
@@ -114,6 +132,8 @@ def _scipy_product(x: np.ndarray, geometry: tuple[int, int, int, bool], transpos
 
     def run(block: tuple[int, int, scipy.sparse.csr_matrix], b: int) -> None:
         start, stop, rows = block
+        if scratch:
+            out[b, start:stop] = 0.0  # the kernel accumulates
         _csr_matvecs(stop - start, n_cols, channels, rows.indptr, rows.indices, rows.data, x[b].ravel(), out[b, start:stop].ravel())
 
     # Each output row is computed by exactly one block, in the same order: results do not
@@ -122,10 +142,12 @@ def _scipy_product(x: np.ndarray, geometry: tuple[int, int, int, bool], transpos
     return out
 
 
-def _sparse_product(x: torch.Tensor, geometry: tuple[int, int, int, bool], transpose: bool) -> torch.Tensor:
+def _sparse_product(
+    x: torch.Tensor, geometry: tuple[int, int, int, bool], transpose: bool, scratch: bool = False
+) -> torch.Tensor:
     """``S @ x[b]`` for every batch element (``S.T`` when ``transpose``); x: (B, rows, C)."""
     if x.device.type == "cpu" and x.dtype == torch.float32:
-        return torch.from_numpy(_scipy_product(x.detach().contiguous().numpy(), geometry, transpose))
+        return torch.from_numpy(_scipy_product(x.detach().contiguous().numpy(), geometry, transpose, scratch))
     matrix = _torch_matrices(geometry, x.device, x.dtype)[int(transpose)]
     batch, rows, channels = x.shape
     columns = x.detach().permute(1, 0, 2).reshape(rows, batch * channels)
@@ -150,9 +172,17 @@ def spherical_taps(x: torch.Tensor, height: int, width: int, stride: int = 1) ->
     ``x``: ``(B, H * W, C)``. Returns ``(B, H_out * W_out, 9 * C)`` with tap-major,
     channel-minor columns (tap ``k = 3 * ky + kx``).
     """
+    return _taps(x, height, width, stride, scratch=False)
+
+
+def _taps(x: torch.Tensor, height: int, width: int, stride: int, *, scratch: bool) -> torch.Tensor:
     if x.dim() != 3 or x.shape[1] != height * width:
         raise ValueError(f"expected features of shape (B, {height * width}, C), got {tuple(x.shape)}")
-    taps = _SphericalSample.apply(x, (height, width, stride, False))
+    if scratch and x.device.type == "cpu" and not torch.is_grad_enabled():
+        # Consumed at once by the caller and never saved for a backward pass.
+        taps = _sparse_product(x, (height, width, stride, False), transpose=False, scratch=True)
+    else:
+        taps = _SphericalSample.apply(x, (height, width, stride, False))
     return taps.reshape(x.shape[0], -1, 9 * x.shape[2])
 
 
@@ -163,12 +193,20 @@ def flatten_kernel(weight: torch.Tensor) -> torch.Tensor:
 
 
 def spherical_conv(
-    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, height: int, width: int, *, add: torch.Tensor | None = None
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    height: int,
+    width: int,
+    *,
+    add: torch.Tensor | None = None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Spherical 3x3 convolution, stride 1: ``(B, H * W, C)`` -> ``(B, H * W, O)``.
 
     ``add`` (``(B, H * W, O)``, contiguous, e.g. the input part of LSTM gates) is summed inside
     the matrix multiply, in place, rather than in a separate pass over the largest tensor.
+    ``out`` (contiguous, ``B * H * W * O`` elements) receives the result when given (no autograd).
     """
     batch, pixels, channels = x.shape
     out_channels = weight.shape[0]
@@ -179,20 +217,20 @@ def spherical_conv(
         per_tap = per_tap.permute(0, 2, 1, 3).reshape(batch, 9 * pixels, out_channels)
         out = _SphericalSample.apply(per_tap, (height, width, 1, True))
         return out if bias is None else out + bias
-    taps = spherical_taps(x, height, width)
+    taps = _taps(x, height, width, 1, scratch=True)
     kernel = flatten_kernel(weight)
     taps = taps.view(batch * pixels, 9 * channels)
     if add is not None:
         # Accumulate in place: addmm with an input first copies it into a new output.
         out = add.reshape(batch * pixels, out_channels).addmm_(taps, kernel)
         return (out if bias is None else out + bias).view(batch, pixels, -1)
-    out = taps @ kernel
+    result = taps @ kernel if out is None else torch.mm(taps, kernel, out=out.view(batch * pixels, out_channels))
     # Adding the bias in place after the product: addmm(bias, ...) would first copy the
     # broadcast bias into the (large) output and then read it back.
-    return (out if bias is None else out.add_(bias)).view(batch, pixels, -1)
+    return (result if bias is None else result.add_(bias)).view(batch, pixels, -1)
 
 
 def spherical_max_pool(x: torch.Tensor, height: int, width: int, stride: int = 2) -> torch.Tensor:
     """Spherical 3x3 max pooling: ``(B, H * W, C)`` -> ``(B, ceil(H/s) * ceil(W/s), C)``."""
-    taps = spherical_taps(x, height, width, stride)
+    taps = _taps(x, height, width, stride, scratch=True)
     return taps.view(x.shape[0], -1, 9, x.shape[2]).amax(dim=2)
