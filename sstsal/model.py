@@ -12,6 +12,8 @@ is a sparse sampling followed by one matrix multiply (see :mod:`sstsal.spherical
 
 from __future__ import annotations
 
+import threading
+
 import torch
 from torch import nn
 
@@ -19,6 +21,8 @@ from sstsal.spherical_ops import spherical_conv, spherical_max_pool
 
 MODEL_HEIGHT = 240
 MODEL_WIDTH = 320
+
+_gates_scratch = threading.local()
 
 
 def lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -87,17 +91,19 @@ class SSTSal(nn.Module):
         self.decoder = SphericalConvLSTMCell(hidden_channels, 1)
 
     def _gates_buffer(self, x: torch.Tensor, numel: int) -> torch.Tensor | None:
-        """A buffer for the input gates, kept between batches when not training on CPU.
+        """A buffer for the input gates, kept between batches when not computing gradients on CPU.
 
         At 240x320 they are ~0.9 GB per window; a fresh allocation of that size per batch
         costs more in page faults than the matrix product that fills it.
         """
         if torch.is_grad_enabled() or x.device.type != "cpu":
             return None
-        buffer = getattr(self, "_gates_scratch", None)
+        # One buffer per thread (a forward pass uses it from start to end), kept outside the
+        # module so that models stay picklable and copyable.
+        buffer = getattr(_gates_scratch, "buffer", None)
         if buffer is None or buffer.numel() != numel or buffer.dtype != x.dtype:
             buffer = torch.empty(numel, dtype=x.dtype)
-            self._gates_scratch = buffer
+            _gates_scratch.buffer = buffer
         return buffer
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

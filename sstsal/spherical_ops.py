@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import threading
 
 import numpy as np
 import scipy.sparse
@@ -90,7 +91,8 @@ def _row_blocks(
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 
 
-_scratch: dict[tuple[int, ...], np.ndarray] = {}
+# Per thread, so that models run from several threads never share a buffer.
+_scratch_by_thread = threading.local()
 
 
 def _scipy_product(
@@ -113,6 +115,9 @@ def _scipy_product(
     n_rows, n_cols = matrix.shape
     shape = (batch, n_rows, channels)
     if scratch:
+        if not hasattr(_scratch_by_thread, "buffers"):
+            _scratch_by_thread.buffers = {}
+        _scratch: dict[tuple[int, ...], np.ndarray] = _scratch_by_thread.buffers
         out = _scratch.pop(shape, None)
         if out is None:
             out = np.empty(shape, dtype=np.float32)

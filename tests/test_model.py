@@ -58,3 +58,32 @@ def test_gradients_equal_reference():
 def test_bad_input_shapes_are_refused(shape, message):
     with pytest.raises(ValueError, match=message):
         SSTSal(6, 4)(torch.zeros(shape))
+
+
+def test_concurrent_inference_in_threads_equals_sequential():
+    # CPU inference reuses scratch buffers between steps; they must be per thread.
+    from concurrent.futures import ThreadPoolExecutor
+
+    torch.manual_seed(4)
+    model = SSTSal(3, 4).eval()
+    inputs = [torch.rand(1, 4, 3, 12, 16) for _ in range(4)]
+
+    def run(x):
+        with torch.inference_mode():
+            return model(x)
+
+    sequential = [run(x) for x in inputs]
+    with ThreadPoolExecutor(2) as pool:
+        concurrent = list(pool.map(run, inputs))
+    for a, b in zip(sequential, concurrent):
+        assert torch.equal(a, b)
+
+
+def test_model_stays_copyable_after_inference():
+    import copy
+
+    model = SSTSal(3, 4).eval()
+    with torch.inference_mode():
+        model(torch.rand(1, 2, 3, 12, 16))
+    clone = copy.deepcopy(model)
+    assert torch.equal(clone.encoder.weight, model.encoder.weight)
