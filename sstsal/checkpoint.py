@@ -79,11 +79,19 @@ class RestrictedUnpickler(pickle.Unpickler):
         )
 
 
+def _restricted_load(file: Any, **kwargs: Any) -> Any:
+    return RestrictedUnpickler(file, **kwargs).load()
+
+
 class _RestrictedPickleModule:
-    """The ``pickle_module`` interface torch.load expects, with our unpickler."""
+    """The ``pickle_module`` interface torch.load expects, with our unpickler.
+
+    Both entry points are restricted: torch reads the header pickles of pre-zip files with
+    ``load`` before it ever uses ``Unpickler``.
+    """
 
     Unpickler = RestrictedUnpickler
-    load = staticmethod(pickle.load)
+    load = staticmethod(_restricted_load)
     __name__ = "sstsal.checkpoint.restricted_pickle"
 
 
@@ -148,7 +156,12 @@ def load_model(path: str | os.PathLike) -> SSTSal:
     """Load a published ``.pth`` or our ``.safetensors`` checkpoint, safely."""
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist; run `sstsal download` or pass --checkpoint")
+        from sstsal.download import models_dir
+
+        raise CheckpointError(
+            f"checkpoint {path} does not exist: check the path (`sstsal download` puts the published "
+            f"checkpoints in {models_dir()})"
+        )
     if path.suffix == ".safetensors":
         from safetensors import SafetensorError
         from safetensors.torch import load_file

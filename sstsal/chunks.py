@@ -88,7 +88,7 @@ def read_plan(plan_path: str | os.PathLike) -> list[str]:
 def _check_coverage(names: Sequence[str], frames_dir: str | os.PathLike, what: str) -> None:
     """The gathered file names must be exactly the frames' names: no frame lost, none twice."""
     expected = [f.filename for f in list_frames(frames_dir)]
-    if sorted(names) != expected:
+    if sorted(names) != sorted(expected):  # compare as sets with multiplicity: frame order is numeric, not textual
         missing = sorted(set(expected) - set(names))
         extra = sorted(set(names) - set(expected))
         twice = sorted(n for n, count in Counter(names).items() if count > 1)

@@ -44,6 +44,16 @@ def test_malicious_pickle_is_refused_without_running_it(tmp_path):
     assert marker.exists()
 
 
+def test_malicious_legacy_format_pickle_is_refused(tmp_path):
+    # Not a zip archive: torch reads such files with pickle_module.load first.
+    marker = tmp_path / "pwned"
+    evil = tmp_path / "legacy.pth"
+    evil.write_bytes(pickle.dumps(_RunsACommand(marker)))
+    with pytest.raises(CheckpointError, match=r"refused to load (os|posix)\.system"):
+        load_model(evil)
+    assert not marker.exists()
+
+
 def test_safetensors_round_trip(tmp_path):
     torch.manual_seed(0)
     model = SSTSal(3, 5)

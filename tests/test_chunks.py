@@ -118,6 +118,30 @@ def test_gather_saliency_refuses_a_missing_or_repeated_frame(tmp_path):
     assert not (tmp_path / "saliency").exists() and not (tmp_path / "saliency.npz").exists()
 
 
+def test_gather_saliency_with_frame_numbers_past_9999(tmp_path):
+    # Long videos: names sort differently as text (v_10002 < v_9996) than as frame numbers.
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    numbers = [9990, 9993, 9996, 9999, 10002, 10005]
+    for n in numbers:
+        write_png(frames / frame_name("v", n), np.zeros((4, 8, 3), np.uint8))
+    names = [frame_name("v", n) for n in numbers]  # frame order
+    chunks = []
+    for start, stop in plan_chunks(len(numbers), 4):
+        chunk = tmp_path / "chunks" / chunk_label((start, stop))
+        chunk.mkdir(parents=True)
+        raw = {}
+        for i in range(start, stop):
+            write_png(chunk / names[i], np.full((240, 320), i, np.uint8))
+            raw[names[i][: -len(".png")]] = np.full((240, 320), i, np.float32)
+        np.savez(chunk / RAW_MAPS, **raw)
+        chunks.append(chunk)
+    assert gather_saliency(chunks, tmp_path / "saliency", tmp_path / "saliency.npz", frames) == 6
+    maps, stack_names = load_stack(tmp_path / "saliency.npz")
+    assert stack_names == [n[: -len(".png")] for n in names]
+    assert [int(m[0, 0]) for m in maps] == list(range(6))
+
+
 def test_gather_flow_names_a_missing_chunk(tmp_path):
     frames = fake_frames(tmp_path / "frames", 4)
     with pytest.raises(SstsalError, match="chunk folder .* is missing"):
