@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sstsal.errors import InputError
+
 
 def _umask() -> int:
     mask = os.umask(0)
@@ -43,10 +45,45 @@ def atomic_file(path: str | os.PathLike) -> Iterator[Path]:
             tmp_path.unlink()
 
 
+# What an earlier run of a step may have left in its output folder, and so may be replaced.
+_OUTPUT_SUFFIXES = {".png", ".npz", ".npy", ".json", ".csv", ".tsv"}
+
+
+def check_replaceable(path: Path) -> None:
+    """Refuse to replace a folder that holds anything but earlier outputs of a step.
+
+    Replacing is all-or-nothing, so ``--out`` pointing at a folder with other content (a
+    project folder, the current directory, the input frames' parent) would delete it.
+    """
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise InputError(f"{path} exists and is not a folder: choose another output folder")
+    resolved = path.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
+        raise InputError(f"refusing to write into {path}: it is (or contains) the current folder; choose a new folder")
+    foreign = [
+        entry.name + ("/" if entry.is_dir() else "")
+        for entry in sorted(path.iterdir())
+        if not entry.name.startswith(".") and (entry.is_dir() or entry.suffix.lower() not in _OUTPUT_SUFFIXES)
+    ]
+    if foreign:
+        raise InputError(
+            f"refusing to replace {path}: it holds things that are not outputs of this step "
+            f"({', '.join(foreign[:5])}{' ...' if len(foreign) > 5 else ''}); choose a new or empty folder"
+        )
+
+
 @contextlib.contextmanager
 def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield an empty temporary folder; on success it replaces ``path`` as a whole."""
+    """Yield an empty temporary folder; on success it replaces ``path`` as a whole.
+
+    An existing ``path`` is replaced only if it holds nothing but earlier outputs
+    (:func:`check_replaceable`), checked before any work is done.
+    """
     path = Path(path)
+    check_replaceable(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     os.chmod(tmp_path, 0o777 & ~_umask())  # mkdtemp makes 0700: give the final folder the usual mode

@@ -26,10 +26,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sstsal.atomic import atomic_directory
+from sstsal.atomic import atomic_directory, check_replaceable
 from sstsal.errors import InputError
 from sstsal.inputs import check_same_size, read_model_image
-from sstsal.model import SSTSal
+from sstsal.model import SSTSal, release_scratch
 from sstsal.naming import list_frames, match_flow
 
 # Bump when a change alters the maps: the workflow reruns inference when it changes.
@@ -157,6 +157,7 @@ def predict_maps(
                 for index in range(max(w.keep_from, start), min(w.stop, stop)):
                     maps[index] = window_out[index - w.start]
                     bar.update(1)
+    release_scratch()  # up to a few GB on CPU; the next video allocates its own
     return maps
 
 
@@ -183,6 +184,7 @@ def predict_folder(
     from sstsal.download import checkpoint_path
 
     frames = list_frames(frames_dir)
+    check_replaceable(Path(out_dir))  # before any work: --out must not hold anything else
     if not no_flow and flow_dir is None:
         raise InputError("no flow folder given: pass --flow DIR, or --no-flow to use the model without optical flow")
     frame_paths = [Path(frames_dir) / f.filename for f in frames]

@@ -17,7 +17,7 @@ import threading
 import torch
 from torch import nn
 
-from sstsal.spherical_ops import spherical_conv, spherical_max_pool
+from sstsal.spherical_ops import release_sampling_scratch, spherical_conv, spherical_max_pool
 
 MODEL_HEIGHT = 240
 MODEL_WIDTH = 320
@@ -43,6 +43,12 @@ def lstm_update(gates: torch.Tensor, c: torch.Tensor) -> tuple[torch.Tensor, tor
     i, f, o = ifo[..., :hidden], ifo[..., hidden : 2 * hidden], ifo[..., 2 * hidden :]
     c = c.mul_(f).addcmul_(i, g)  # the old cell state is not needed again
     return torch.tanh(c).mul_(o), c
+
+
+def release_scratch() -> None:
+    """Free this thread's CPU scratch buffers (input gates, sampled taps) until the next pass."""
+    _gates_scratch.buffer = None
+    release_sampling_scratch()
 
 
 class SphericalConvLSTMCell(nn.Module):
@@ -101,7 +107,8 @@ class SSTSal(nn.Module):
         # One buffer per thread (a forward pass uses it from start to end), kept outside the
         # module so that models stay picklable and copyable.
         buffer = getattr(_gates_scratch, "buffer", None)
-        if buffer is None or buffer.numel() != numel or buffer.dtype != x.dtype:
+        stale = buffer is not None and buffer.is_inference() != torch.is_inference_mode_enabled()
+        if buffer is None or stale or buffer.numel() != numel or buffer.dtype != x.dtype:
             buffer = torch.empty(numel, dtype=x.dtype)
             _gates_scratch.buffer = buffer
         return buffer

@@ -89,10 +89,16 @@ def _row_blocks(
 
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
 
 
 # Per thread, so that models run from several threads never share a buffer.
 _scratch_by_thread = threading.local()
+
+
+def release_sampling_scratch() -> None:
+    """Free this thread's sampling buffers."""
+    _scratch_by_thread.buffers = {}
 
 
 def _scipy_product(
@@ -132,8 +138,12 @@ def _scipy_product(
         return out
     threads = max(1, torch.get_num_threads())
     blocks = _row_blocks(geometry, transpose, threads)
-    if _pool is None or _pool._max_workers != threads:
-        _pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="sstsal-sampling")
+    with _pool_lock:
+        if _pool is None or _pool._max_workers != threads:
+            if _pool is not None:
+                _pool.shutdown(wait=False)
+            _pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="sstsal-sampling")
+        pool = _pool
 
     def run(block: tuple[int, int, scipy.sparse.csr_matrix], b: int) -> None:
         start, stop, rows = block
@@ -143,7 +153,7 @@ def _scipy_product(
 
     # Each output row is computed by exactly one block, in the same order: results do not
     # depend on the number of threads.
-    list(_pool.map(lambda job: run(*job), [(block, b) for b in range(batch) for block in blocks]))
+    list(pool.map(lambda job: run(*job), [(block, b) for b in range(batch) for block in blocks]))
     return out
 
 

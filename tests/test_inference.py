@@ -141,3 +141,26 @@ def test_cli_errors_are_clear_and_leave_no_output(frame_set, tmp_path, kind):
     assert result.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in result.stderr
     assert not out.exists()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]
+
+
+@pytest.mark.parametrize("layout", ["project", "cwd"])
+def test_predict_refuses_an_output_folder_with_other_content(frame_set, tmp_path, layout):
+    frames, flow = frame_set
+    (tmp_path / "notes.txt").write_text("keep me")
+    out = tmp_path if layout == "project" else Path(".")
+    result = subprocess.run(
+        [sys.executable, "-m", "sstsal", "predict", "--frames", str(frames), "--flow", str(flow), "--out", str(out)],
+        capture_output=True, text=True, cwd=tmp_path,
+    )
+    assert result.returncode == 2 and "refusing" in result.stderr, result.stderr
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    assert len(list(frames.iterdir())) == 5
+
+
+def test_predict_replaces_its_own_earlier_output(frame_set, tmp_path):
+    frames, flow = frame_set
+    out = tmp_path / "out"
+    for _ in range(2):
+        result = _cli("predict", "--frames", str(frames), "--flow", str(flow), "--out", str(out), "--save-raw")
+        assert result.returncode == 0, result.stderr
+    assert len(list(out.glob("*.png"))) == 5

@@ -60,23 +60,46 @@ def test_bad_input_shapes_are_refused(shape, message):
         SSTSal(6, 4)(torch.zeros(shape))
 
 
-def test_concurrent_inference_in_threads_equals_sequential():
-    # CPU inference reuses scratch buffers between steps; they must be per thread.
+def test_concurrent_inference_in_threads_equals_sequential(monkeypatch):
+    # CPU inference reuses scratch buffers between steps; they must be per thread. A barrier in
+    # every LSTM update makes both threads fill their buffers before either reads them, so a
+    # shared buffer would fail deterministically.
+    import threading
     from concurrent.futures import ThreadPoolExecutor
+
+    import sstsal.model as model_module
 
     torch.manual_seed(4)
     model = SSTSal(3, 4).eval()
-    inputs = [torch.rand(1, 4, 3, 12, 16) for _ in range(4)]
+    inputs = [torch.rand(1, 4, 3, 12, 16) for _ in range(2)]
 
     def run(x):
         with torch.inference_mode():
             return model(x)
 
     sequential = [run(x) for x in inputs]
+    barrier = threading.Barrier(2, timeout=30)
+    original = model_module.lstm_update
+
+    def synchronised(gates, c):
+        barrier.wait()
+        return original(gates, c)
+
+    monkeypatch.setattr(model_module, "lstm_update", synchronised)
     with ThreadPoolExecutor(2) as pool:
         concurrent = list(pool.map(run, inputs))
     for a, b in zip(sequential, concurrent):
         assert torch.equal(a, b)
+
+
+def test_no_grad_after_inference_mode_reuses_no_inference_tensor():
+    model, other = SSTSal(3, 4).eval(), SSTSal(3, 4).eval()
+    x = torch.rand(1, 2, 3, 12, 16)
+    with torch.inference_mode():
+        model(x)
+    with torch.no_grad():  # e.g. validation during training, after a prediction
+        out = other(x)
+    assert out.shape == (1, 2, 1, 12, 16)
 
 
 def test_model_stays_copyable_after_inference():
