@@ -64,3 +64,22 @@ def job_log(
             raise SystemExit(1) from None
         finally:
             sys.stderr = console
+
+
+def flow_options(params) -> dict:
+    """The flow rule's Snakemake ``params`` as :func:`sstsal.flow.compute_flow_folder` options.
+
+    One mapping for the whole-video and the chunked flow jobs, so their images cannot drift
+    apart. ``save_raw`` stays off: no flow.npz among the flow images (validation rejects it);
+    the raw flow goes out as .npy files instead.
+    """
+    return {
+        "method": params.method,
+        "checkpoint": params.checkpoint or "auto",
+        "width": params.width,
+        "iters": params.iters,
+        "seam": params.seam,
+        "device": params.device,
+        "color_order": params.color_order,
+        "save_raw": False,
+    }

@@ -1,6 +1,6 @@
 """Optical flow images of one video: sstsal.flow.compute_flow_folder."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.snakemake_job import flow_options, job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):  # noqa: F821 - injected by snakemake
     import sys
@@ -14,13 +14,6 @@ with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threa
     compute_flow_folder(
         snakemake.input.frames,  # noqa: F821
         snakemake.output.flow,  # noqa: F821
-        method=params.method,
-        checkpoint=params.checkpoint or "auto",
-        width=params.width,
-        iters=params.iters,
-        seam=params.seam,
-        device=params.device,
-        color_order=params.color_order,
-        save_raw=False,  # no flow.npz among the flow images (validation); raw flow: raw_npy_dir
         raw_npy_dir=params.raw_dir,
+        **flow_options(params),
     )
