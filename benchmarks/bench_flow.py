@@ -28,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sstsal.raft import RaftFlow, load_raft, resolve_device  # noqa: E402
+from sstsal.flow.raft import RaftFlow, load_raft, resolve_device  # noqa: E402
 
 SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 

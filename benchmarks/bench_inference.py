@@ -2,7 +2,7 @@
 
 Straightforward: ``grid_sample`` on the 3x tap grid then a stride-3 ``conv2d`` for every
 spherical convolution and pooling, one 20-frame window at a time (the published way).
-Ours: :class:`sstsal.model.SSTSal` (sparse sampling + one matrix multiply, input gates of
+Ours: :class:`sstsal.model.network.SSTSal` (sparse sampling + one matrix multiply, input gates of
 all frames at once, windows batched). Both see the same windows and the same weights; the
 script prints frames per second (model steps), the ratio and the largest difference.
 
@@ -12,14 +12,20 @@ script prints frames per second (model steps), the ratio and the largest differe
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from sstsal.checkpoint import load_model
-from sstsal.download import checkpoint_path
-from sstsal.inference import WINDOW, default_batch_size, resolve_device
-from sstsal.reference_model import reference_forward
+# The published formulation lives with the tests (it is their yardstick, not part of the package).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from reference_model import reference_forward  # noqa: E402
+
+from sstsal.model.checkpoint import load_model  # noqa: E402
+from sstsal.model.predictor import WINDOW, default_batch_size, resolve_device  # noqa: E402
+from sstsal.model.weights import checkpoint_path  # noqa: E402
 
 
 def _sync(device: torch.device) -> None:

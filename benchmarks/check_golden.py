@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sstsal.inference import predict_folder
+from sstsal.model.predictor import predict_folder
 
 
 def main() -> None:

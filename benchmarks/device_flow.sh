@@ -16,7 +16,7 @@ import os, time
 from pathlib import Path
 import cv2, numpy as np, torch
 from sstsal.errors import SstsalError
-from sstsal.raft import RaftFlow, load_raft
+from sstsal.flow.raft import RaftFlow, load_raft
 
 golden = Path(os.environ["SSTSAL_SHARED"]) / "fixtures" / "raft-golden"
 model = load_raft(golden / "raft-random-init.pth", device="cuda")

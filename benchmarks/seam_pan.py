@@ -25,7 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sstsal.flow import flow_pairs  # noqa: E402
+from sstsal.flow.engines import flow_pairs  # noqa: E402
 
 SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 

@@ -37,13 +37,13 @@ def shared() -> Path:
 
 @pytest.fixture(scope="session")
 def model_with_flow():
-    from sstsal.checkpoint import load_model
+    from sstsal.model.checkpoint import load_model
 
     return load_model(shared_path("models/SST_Sal.pth"))
 
 
 @pytest.fixture(scope="session")
 def model_without_flow():
-    from sstsal.checkpoint import load_model
+    from sstsal.model.checkpoint import load_model
 
     return load_model(shared_path("models/SST_Sal_wo_OF.pth"))

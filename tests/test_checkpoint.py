@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from sstsal.checkpoint import load_model, read_published_state, save_weights
+from sstsal.model.checkpoint import load_model, read_published_state, save_weights
 from sstsal.errors import CheckpointError
-from sstsal.model import SSTSal
+from sstsal.model.network import SSTSal
 from tests.conftest import shared_path
 
 

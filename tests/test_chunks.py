@@ -11,8 +11,8 @@ import pytest
 import yaml
 from clip_workflow import SAMPLED, VIDEO, folder_bytes, reference_run, snakemake
 
-from sstsal.atomic import write_png
-from sstsal.chunks import (
+from sstsal.pipeline.atomic import write_png
+from sstsal.pipeline.chunks import (
     RAW_MAPS,
     chunk_label,
     compute_flow_chunk,
@@ -25,8 +25,8 @@ from sstsal.chunks import (
     write_plan,
 )
 from sstsal.errors import InputError, SstsalError
-from sstsal.naming import frame_name
-from sstsal.saliency_stack import load_stack
+from sstsal.media.naming import frame_name
+from sstsal.pipeline.saliency_stack import load_stack
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ def test_chunked_flow_keeps_the_raw_flow_like_a_whole_run(tmp_path):
     gathered to what one whole-video flow stage writes."""
     from videoclips import moving_frames
 
-    from sstsal.flow import RAW_NPZ, compute_flow_folder
+    from sstsal.flow.engines import RAW_NPZ, compute_flow_folder
 
     frames = tmp_path / "frames"
     frames.mkdir()

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sstsal import metrics
+from sstsal.evaluation import metrics
 from sstsal.cli import main
 
 HEADER = [

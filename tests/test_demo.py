@@ -1,12 +1,12 @@
-"""The demo clip (sstsal.demo and `sstsal demo-data`)."""
+"""The demo clip (sstsal.media.demo and `sstsal demo-data`)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-from sstsal.demo import DEMO_NAME, ensure_demo_data
-from sstsal.video import probe_video
+from sstsal.media.demo import DEMO_NAME, ensure_demo_data
+from sstsal.media.video import probe_video
 
 
 def demo_data(folder):

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from sstsal.download import checkpoint_path, fetch_file
+from sstsal.model.weights import checkpoint_path, fetch_file
 from sstsal.errors import CheckpointError
 from tests.conftest import shared_path
 
@@ -40,7 +40,7 @@ def test_fetch_verifies_checksum(tmp_path):
 def test_offline_error_names_the_file_and_place(monkeypatch, tmp_path):
     monkeypatch.delenv("SSTSAL_MODELS", raising=False)
     monkeypatch.setenv("SSTSAL_CACHE", str(tmp_path))
-    import sstsal.download as download
+    import sstsal.model.weights as download
 
     spec = download.CHECKPOINTS["SST_Sal.pth"]
     monkeypatch.setitem(

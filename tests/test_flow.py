@@ -11,10 +11,10 @@ import pytest
 import torch
 from torchvision.utils import flow_to_image
 
-from sstsal import flow as flow_stage
+from sstsal.flow import engines as flow_stage
 from sstsal.cli import main
 from sstsal.errors import InputError
-from sstsal.flow import (
+from sstsal.flow.engines import (
     compute_flow_folder,
     flow_image,
     flow_uses_gpu,
@@ -22,7 +22,7 @@ from sstsal.flow import (
     resolve_method,
     working_size,
 )
-from sstsal.raft import RaftFlow, load_raft
+from sstsal.flow.raft import RaftFlow, load_raft
 
 SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 GOLDEN = SHARED / "fixtures" / "raft-golden"

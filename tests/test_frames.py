@@ -1,4 +1,4 @@
-"""Frame extraction (sstsal.frames): sampling, exact pixels, sizes, names, atomic output."""
+"""Frame extraction (sstsal.media.frames): sampling, exact pixels, sizes, names, atomic output."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from videoclips import decode_opencv, make_clip, shared_dir
 
-import sstsal.frames as frames_module
+import sstsal.media.frames as frames_module
 from sstsal.errors import InputError
-from sstsal.frames import exact_indices, extract_frames, published_step, sample_indices, working_size
-from sstsal.video import probe_video
+from sstsal.media.frames import exact_indices, extract_frames, published_step, sample_indices, working_size
+from sstsal.media.video import probe_video
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sstsal.inference import Window, plan_windows, predict_folder
+from sstsal.model.predictor import Window, plan_windows, predict_folder
 from tests.conftest import shared_path
 
 GOLDEN = "fixtures/sstsal-golden"

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sstsal import metrics
+from sstsal.evaluation import metrics
 from sstsal.errors import InputError
 
 REFERENCE = Path(__file__).parent / "data" / "pysaliency_reference.npz"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sstsal.model import SSTSal
-from sstsal.reference_model import reference_forward
+from sstsal.model.network import SSTSal
+from reference_model import reference_forward
 
 
 @pytest.mark.parametrize("channels,hidden,size", [(6, 36, (24, 32)), (3, 9, (16, 32)), (2, 4, (12, 20))])
@@ -67,7 +67,7 @@ def test_concurrent_inference_in_threads_equals_sequential(monkeypatch):
     import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    import sstsal.model as model_module
+    import sstsal.model.network as model_module
 
     torch.manual_seed(4)
     model = SSTSal(3, 4).eval()

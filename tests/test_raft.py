@@ -16,9 +16,9 @@ import torch.nn.functional as F
 from torchvision.models.optical_flow import raft_large
 from torchvision.utils import flow_to_image
 
-from sstsal import raft
+from sstsal.flow import raft
 from sstsal.errors import CheckpointError, InputError, SstsalError
-from sstsal.raft import (
+from sstsal.flow.raft import (
     RaftFlow,
     convert_published_state_dict,
     equirect_padding,

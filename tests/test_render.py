@@ -1,4 +1,4 @@
-"""Overlay rendering (sstsal.render): codec, size, timing, audio, the published blend."""
+"""Overlay rendering (sstsal.media.render): codec, size, timing, audio, the published blend."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from videoclips import FFMPEG, decode_opencv, make_clip
 
 from sstsal.errors import InputError
-from sstsal.render import blend, colormap_lut, render_overlay, render_size
-from sstsal.saliency_stack import save_stack
-from sstsal.video import VideoInfo, probe_video
+from sstsal.media.render import blend, colormap_lut, render_overlay, render_size
+from sstsal.pipeline.saliency_stack import save_stack
+from sstsal.media.video import VideoInfo, probe_video
 
 
 def test_colormap_lut_is_the_published_inferno():

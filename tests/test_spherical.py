@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sstsal.reference_model import sampling_grid
-from sstsal.spherical import tap_positions
-from sstsal.spherical_ops import spherical_max_pool, spherical_taps
+from reference_model import sampling_grid
+from sstsal.model.spherical import tap_positions
+from sstsal.model.spherical_ops import spherical_max_pool, spherical_taps
 
 
 def gnomonic_positions(height: int, width: int, stride: int) -> np.ndarray:

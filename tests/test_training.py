@@ -15,13 +15,13 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from sstsal import metrics
-from sstsal.checkpoint import load_model
+from sstsal.evaluation import metrics
+from sstsal.model.checkpoint import load_model
 from sstsal.cli import main
 from sstsal.errors import InputError
 from synthetic_saliency import write_moving_blobs
 
-from sstsal.training import (
+from sstsal.training.loop import (
     CHECKPOINT,
     DataLayout,
     SequenceDataset,

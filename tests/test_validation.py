@@ -1,4 +1,4 @@
-"""Naming validation (sstsal.validation and `sstsal validate`): consistent frame/flow sets."""
+"""Naming validation (sstsal.pipeline.validation and `sstsal validate`): consistent frame/flow sets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from sstsal.errors import InputError
-from sstsal.validation import validate_frame_set
+from sstsal.pipeline.validation import validate_frame_set
 
 
 def write_set(folder, numbers, size=(320, 240), video="v"):

@@ -1,4 +1,4 @@
-"""Video discovery and probing (sstsal.video) on small generated clips."""
+"""Video discovery and probing (sstsal.media.video) on small generated clips."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from videoclips import make_audio_only, make_clip, truncate
 
 from sstsal.errors import InputError
-from sstsal.video import VideoInfo, discover_videos, exact_rate, probe_video
+from sstsal.media.video import VideoInfo, discover_videos, exact_rate, probe_video
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ DEMO_SNAKEMAKE_ARGS = '--config flow={"method":"auto"}'
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.demo import ensure_demo_data
+    from sstsal.media.demo import ensure_demo_data
 
     if ensure_demo_data(args.folder):
         print(DEMO_SNAKEMAKE_ARGS)

@@ -17,7 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.download import CHECKPOINTS, checkpoint_path
+    from sstsal.model.weights import CHECKPOINTS, checkpoint_path
 
     for name in args.names or list(CHECKPOINTS):
         print(f"{name}: {checkpoint_path(name)}")

@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.evaluation import evaluate_folders, write_metrics_csv
+    from sstsal.evaluation.evaluate import evaluate_folders, write_metrics_csv
 
     result = evaluate_folders(args.pred, args.gt, args.fixations, video=args.video)
     write_metrics_csv(result, args.out)

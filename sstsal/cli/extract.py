@@ -7,7 +7,7 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.frames import MODEL_SIZE, extract_frames
+    from sstsal.media.frames import MODEL_SIZE, extract_frames
 
     names = extract_frames(
         args.video,

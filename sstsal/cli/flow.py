@@ -14,7 +14,7 @@ def _positive(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.flow import RAW_NPZ, compute_flow_folder
+    from sstsal.flow.engines import RAW_NPZ, compute_flow_folder
 
     names = compute_flow_folder(
         args.frames,

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.inference import predict_folder
+    from sstsal.model.predictor import predict_folder
 
     maps = predict_folder(
         args.frames,

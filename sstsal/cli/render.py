@@ -11,7 +11,7 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sstsal.render import render_overlay
+    from sstsal.media.render import render_overlay
 
     stack = args.maps
     with tempfile.TemporaryDirectory() as tmp:
@@ -19,7 +19,7 @@ def run(args: argparse.Namespace) -> int:
             # a folder of 8-bit saliency PNGs: stack them (the PNG levels are already min-max scaled)
             import cv2
 
-            from sstsal.naming import list_frames
+            from sstsal.media.naming import list_frames
 
             frames = list_frames(args.maps)
             maps = np.stack([cv2.imread(str(Path(args.maps) / f.filename), cv2.IMREAD_GRAYSCALE) for f in frames])

@@ -61,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.training import DataLayout, TrainConfig, read_video_list, train
+    from sstsal.training.loop import DataLayout, TrainConfig, read_video_list, train
 
     if args.data is not None:
         if args.frames or args.gt:

@@ -8,7 +8,7 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.validation import validate_frame_set, write_validation
+    from sstsal.pipeline.validation import validate_frame_set, write_validation
 
     report = validate_frame_set(args.frames, args.flow, step=args.step)
     if args.json:

@@ -58,7 +58,7 @@ if BYO_FLOW and not USE_FLOW:
 
 def find_videos():
     """{video id: source video path or None}: the wildcard values of this run."""
-    from sstsal.video import discover_videos
+    from sstsal.media.video import discover_videos
 
     try:
         if BYO_FRAMES:
@@ -115,17 +115,31 @@ FLOW_METHOD = resolved_flow_method()
 FLOW_GPU = GPU if FLOW_METHOD == "raft" else 0  # DIS and Farneback run on the CPU
 
 
-def stage_version(module):
-    """"<package version>/<module>-<OUTPUT_VERSION>": a params value that changes when a module's
+# The module whose OUTPUT_VERSION marks each stage's outputs. The params string is keyed by the
+# stage name, so moving a module inside the package does not rerun finished jobs.
+STAGE_MODULES = {
+    "video": "sstsal.media.video",
+    "frames": "sstsal.media.frames",
+    "flow": "sstsal.flow.engines",
+    "validation": "sstsal.pipeline.validation",
+    "inference": "sstsal.model.predictor",
+    "render": "sstsal.media.render",
+    "summary": "sstsal.pipeline.summary",
+    "evaluation": "sstsal.evaluation.evaluate",
+}
+
+
+def stage_version(stage):
+    """"<package version>/<stage>-<OUTPUT_VERSION>": a params value that changes when a stage's
     output changes, read from the source without importing the module (torch stays unloaded)."""
-    spec = importlib.util.find_spec(module)
+    spec = importlib.util.find_spec(STAGE_MODULES[stage])
     number = "0"
     if spec is not None and spec.origin:
         tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
         for node in tree.body:
             if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "OUTPUT_VERSION" for t in node.targets):
                 number = str(ast.literal_eval(node.value))
-    return f"{sstsal.__version__}/{module.rsplit('.', 1)[-1]}-{number}"
+    return f"{sstsal.__version__}/{stage}-{number}"
 
 
 # ---- paths of each stage -------------------------------------------------------------------
@@ -203,7 +217,7 @@ CHUNK_FRAMES = int(config.get("chunk_frames") or 0)
 
 def chunk_labels(wildcards):
     """The video's chunk labels ("<start>-<stop>"), known once its frames exist (checkpoint)."""
-    from sstsal.chunks import read_plan
+    from sstsal.pipeline.chunks import read_plan
 
     return read_plan(checkpoints.chunk_plan.get(video=wildcards.video).output.plan)
 

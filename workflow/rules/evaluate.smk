@@ -17,7 +17,7 @@ rule evaluate:
         metrics=result("{video}", "metrics.csv"),
         counts=result("{video}", "metrics.json"),
     params:
-        version=stage_version("sstsal.evaluation"),
+        version=stage_version("evaluation"),
     conda:
         "../envs/sstsal.yaml"
     log:

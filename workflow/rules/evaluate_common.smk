@@ -5,8 +5,8 @@
 
 import types
 
-from sstsal.evaluation import ground_truth_for
-from sstsal.metrics import METRIC_NAMES
+from sstsal.evaluation.evaluate import ground_truth_for
+from sstsal.evaluation.metrics import METRIC_NAMES
 
 GROUND_TRUTH = config.get("ground_truth")
 if GROUND_TRUTH and not Path(GROUND_TRUTH).is_dir():

@@ -13,7 +13,7 @@ rule flow:
         checkpoint=config["flow"]["raft_checkpoint"],
         device=DEVICE,
         raw_dir=result("{video}", "flow_raw") if config["flow"]["save_raw"] else None,
-        version=stage_version("sstsal.flow"),
+        version=stage_version("flow"),
     resources:
         gpu=FLOW_GPU,
     threads: 4

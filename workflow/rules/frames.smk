@@ -10,7 +10,7 @@ rule extract_frames:
         size=[320, 240],
         sampling=config["extract"]["sampling"],
         fps=config["extract"]["fps"],
-        version=stage_version("sstsal.frames"),
+        version=stage_version("frames"),
     conda:
         "../envs/sstsal.yaml"
     log:
@@ -37,7 +37,7 @@ rule extract_flow_frames:
         width=config["flow"]["width"],
         sampling=config["extract"]["sampling"],
         fps=config["extract"]["fps"],
-        version=stage_version("sstsal.frames"),
+        version=stage_version("frames"),
     conda:
         "../envs/sstsal.yaml"
     log:

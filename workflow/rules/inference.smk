@@ -12,7 +12,7 @@ rule inference:
         checkpoint=config["model"]["checkpoint"],
         device=DEVICE,
         batch_size=config["model"]["batch_size"],
-        version=stage_version("sstsal.inference"),
+        version=stage_version("inference"),
     resources:
         gpu=GPU,
     threads: 4

@@ -5,7 +5,7 @@ rule probe:
     output:
         result("{video}", "video.json"),
     params:
-        version=stage_version("sstsal.video"),
+        version=stage_version("video"),
     conda:
         "../envs/sstsal.yaml"
     log:

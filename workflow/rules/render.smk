@@ -18,7 +18,7 @@ rule render:
         interpolate=config["render"]["interpolate"],
         crf=config["render"]["crf"],
         preset=config["render"]["preset"],
-        version=stage_version("sstsal.render"),
+        version=stage_version("render"),
     threads: 2
     conda:
         "../envs/sstsal.yaml"

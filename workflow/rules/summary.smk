@@ -22,7 +22,7 @@ rule summary:
         columns=config["summary"]["columns"],
         alpha=config["render"]["alpha"],
         colormap=config["render"]["colormap"],
-        version=stage_version("sstsal.summary"),
+        version=stage_version("summary"),
     conda:
         "../envs/sstsal.yaml"
     log:

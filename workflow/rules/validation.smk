@@ -7,7 +7,7 @@ rule validate:
     output:
         result("{video}", "validation.json"),
     params:
-        version=stage_version("sstsal.validation"),
+        version=stage_version("validation"),
     conda:
         "../envs/sstsal.yaml"
     log:

@@ -1,8 +1,8 @@
-"""Chunk plan of one video: sstsal.chunks.write_plan."""
+"""Chunk plan of one video: sstsal.pipeline.chunks.write_plan."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 - injected by snakemake
-    from sstsal.chunks import write_plan
+    from sstsal.pipeline.chunks import write_plan
 
     write_plan(snakemake.input.frames, snakemake.output.plan, snakemake.params.chunk_frames)  # noqa: F821

@@ -1,11 +1,11 @@
-"""Per-frame metrics of one video against its ground truth: sstsal.evaluation."""
+"""Per-frame metrics of one video against its ground truth: sstsal.evaluation.evaluate."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 - snakemake is injected by the script directive
     import sys
 
-    from sstsal.evaluation import evaluate_folders, write_counts, write_metrics_csv
+    from sstsal.evaluation.evaluate import evaluate_folders, write_counts, write_metrics_csv
 
     result = evaluate_folders(
         snakemake.input.maps,  # noqa: F821

@@ -1,9 +1,9 @@
-"""Summary table over videos and one plot per metric over time: sstsal.evaluation."""
+"""Summary table over videos and one plot per metric over time: sstsal.evaluation.evaluate."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 - snakemake is injected by the script directive
-    from sstsal.evaluation import plot_metric_over_time, summarise_videos
+    from sstsal.evaluation.evaluate import plot_metric_over_time, summarise_videos
 
     params = snakemake.params  # noqa: F821
     metrics_csvs = dict(zip(params.videos, snakemake.input.metrics))  # noqa: F821

@@ -1,10 +1,10 @@
-"""Extract sampled frames: sstsal.frames.extract_frames at model size or at the flow width."""
+"""Extract sampled frames: sstsal.media.frames.extract_frames at model size or at the flow width."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
-    from sstsal.frames import extract_frames
-    from sstsal.video import VideoInfo
+    from sstsal.media.frames import extract_frames
+    from sstsal.media.video import VideoInfo
 
     params = snakemake.params  # noqa: F821
     extract_frames(

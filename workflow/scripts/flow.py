@@ -1,11 +1,11 @@
-"""Optical flow images of one video: sstsal.flow.compute_flow_folder."""
+"""Optical flow images of one video: sstsal.flow.engines.compute_flow_folder."""
 
-from sstsal.snakemake_job import flow_options, job_log
+from sstsal.pipeline.job import flow_options, job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):  # noqa: F821 - injected by snakemake
     import sys
 
-    from sstsal.flow import compute_flow_folder
+    from sstsal.flow.engines import compute_flow_folder
 
     params = snakemake.params  # noqa: F821
     requested = snakemake.config["flow"]["method"]  # noqa: F821

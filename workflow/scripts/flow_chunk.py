@@ -1,12 +1,12 @@
-"""Flow images of one chunk of a video: sstsal.chunks.compute_flow_chunk.
+"""Flow images of one chunk of a video: sstsal.pipeline.chunks.compute_flow_chunk.
 
-The params are the whole-video flow rule's, mapped by the same sstsal.snakemake_job.flow_options.
+The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.job.flow_options.
 """
 
-from sstsal.snakemake_job import flow_options, job_log
+from sstsal.pipeline.job import flow_options, job_log
 
 with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by snakemake
-    from sstsal.chunks import compute_flow_chunk, parse_chunk_label
+    from sstsal.pipeline.chunks import compute_flow_chunk, parse_chunk_label
 
     params = snakemake.params  # noqa: F821
     compute_flow_chunk(

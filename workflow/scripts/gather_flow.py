@@ -1,9 +1,9 @@
-"""The flow chunks of one video as one folder: sstsal.chunks.gather_flow."""
+"""The flow chunks of one video as one folder: sstsal.pipeline.chunks.gather_flow."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 - injected by snakemake
-    from sstsal.chunks import gather_flow
+    from sstsal.pipeline.chunks import gather_flow
 
     gather_flow(
         snakemake.input.chunks,  # noqa: F821

@@ -1,9 +1,9 @@
-"""The saliency chunks of one video as the maps folder and float16 stack: sstsal.chunks.gather_saliency."""
+"""The saliency chunks of one video as the maps folder and float16 stack: sstsal.pipeline.chunks.gather_saliency."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0]):  # noqa: F821 - injected by snakemake
-    from sstsal.chunks import gather_saliency
+    from sstsal.pipeline.chunks import gather_saliency
 
     gather_saliency(
         snakemake.input.chunks,  # noqa: F821

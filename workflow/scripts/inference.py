@@ -1,9 +1,9 @@
-"""SST-Sal inference on one video: sstsal.inference.predict_folder, plus the float16 map stack."""
+"""SST-Sal inference on one video: sstsal.model.predictor.predict_folder, plus the float16 map stack."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):  # noqa: F821 - injected by snakemake
-    from sstsal.saliency_stack import predict_video
+    from sstsal.pipeline.saliency_stack import predict_video
 
     params = snakemake.params  # noqa: F821
     predict_video(

@@ -1,9 +1,9 @@
-"""Saliency maps of one chunk of a video: sstsal.chunks.predict_chunk (params as inference.py)."""
+"""Saliency maps of one chunk of a video: sstsal.pipeline.chunks.predict_chunk (params as inference.py)."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by snakemake
-    from sstsal.chunks import parse_chunk_label, predict_chunk
+    from sstsal.pipeline.chunks import parse_chunk_label, predict_chunk
 
     params = snakemake.params  # noqa: F821
     predict_chunk(

@@ -1,12 +1,12 @@
-"""Probe one video: sstsal.video.probe_video -> results/{video}/video.json."""
+"""Probe one video: sstsal.media.video.probe_video -> results/{video}/video.json."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
     import sys
 
-    from sstsal.atomic import write_text
-    from sstsal.video import probe_video
+    from sstsal.pipeline.atomic import write_text
+    from sstsal.media.video import probe_video
 
     info = probe_video(snakemake.input[0])  # noqa: F821
     if info.aspect_warning:

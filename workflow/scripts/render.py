@@ -1,10 +1,10 @@
-"""Overlay video of one video: sstsal.render.render_overlay."""
+"""Overlay video of one video: sstsal.media.render.render_overlay."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
-    from sstsal.render import render_overlay
-    from sstsal.video import VideoInfo
+    from sstsal.media.render import render_overlay
+    from sstsal.media.video import VideoInfo
 
     params = snakemake.params  # noqa: F821
     render_overlay(

@@ -1,9 +1,9 @@
-"""Contact sheet and salient directions of one video: sstsal.summary."""
+"""Contact sheet and salient directions of one video: sstsal.pipeline.summary."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
-    from sstsal.summary import write_summary
+    from sstsal.pipeline.summary import write_summary
 
     params = snakemake.params  # noqa: F821
     write_summary(

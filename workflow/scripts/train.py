@@ -1,11 +1,11 @@
-"""Train SST-Sal on the workflow's frames, flow and ground truth: sstsal.training."""
+"""Train SST-Sal on the workflow's frames, flow and ground truth: sstsal.training.loop."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by the script directive
     from pathlib import Path
 
-    from sstsal.training import DataLayout, TrainConfig, resume_or_start
+    from sstsal.training.loop import DataLayout, TrainConfig, resume_or_start
 
     params = snakemake.params  # noqa: F821
     config = TrainConfig(**params.settings, use_flow=params.use_flow)

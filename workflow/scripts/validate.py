@@ -1,10 +1,10 @@
-"""Validate the frame/flow set: sstsal.validation.validate_frame_set -> validation.json."""
+"""Validate the frame/flow set: sstsal.pipeline.validation.validate_frame_set -> validation.json."""
 
-from sstsal.snakemake_job import job_log
+from sstsal.pipeline.job import job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
-    from sstsal.frames import read_manifest
-    from sstsal.validation import validate_frame_set, write_validation
+    from sstsal.media.frames import read_manifest
+    from sstsal.pipeline.validation import validate_frame_set, write_validation
 
     inputs = snakemake.input  # noqa: F821
     manifest = read_manifest(inputs.manifest) if inputs.get("manifest") else None

@@ -26,11 +26,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sstsal.atomic import atomic_directory, check_replaceable
+from sstsal.pipeline.atomic import atomic_directory, check_replaceable
 from sstsal.errors import InputError
-from sstsal.inputs import check_same_size, read_model_image
-from sstsal.model import SSTSal, release_scratch
-from sstsal.naming import list_frames, match_flow
+from sstsal.model.inputs import check_same_size, read_model_image
+from sstsal.model.network import SSTSal, release_scratch
+from sstsal.media.naming import list_frames, match_flow
 
 # Bump when a change alters the maps: the workflow reruns inference when it changes.
 OUTPUT_VERSION = 1
@@ -179,9 +179,9 @@ def predict_folder(
     ``out_dir`` appears only when complete. With ``save_raw`` also ``out_dir/raw.npz``
     (float32 (240, 320) per frame name without extension). Returns those raw maps.
     """
-    from sstsal.atomic import write_png
-    from sstsal.checkpoint import load_model
-    from sstsal.download import checkpoint_path
+    from sstsal.pipeline.atomic import write_png
+    from sstsal.model.checkpoint import load_model
+    from sstsal.model.weights import checkpoint_path
 
     frames = list_frames(frames_dir)
     check_replaceable(Path(out_dir))  # before any work: --out must not hold anything else

@@ -19,7 +19,7 @@ from sstsal.errors import SstsalError
 
 
 def remove_stale_temporaries(output: str | os.PathLike) -> list[Path]:
-    """Delete the hidden temporaries a killed job left next to ``output`` (see sstsal.atomic).
+    """Delete the hidden temporaries a killed job left next to ``output`` (see sstsal.pipeline.atomic).
 
     Safe because Snakemake runs at most one job per output at a time (its directory lock).
     """
@@ -67,7 +67,7 @@ def job_log(
 
 
 def flow_options(params) -> dict:
-    """The flow rule's Snakemake ``params`` as :func:`sstsal.flow.compute_flow_folder` options.
+    """The flow rule's Snakemake ``params`` as :func:`sstsal.flow.engines.compute_flow_folder` options.
 
     One mapping for the whole-video and the chunked flow jobs, so their images cannot drift
     apart. ``save_raw`` stays off: no flow.npz among the flow images (validation rejects it);

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sstsal.atomic import atomic_directory, atomic_file
-from sstsal.naming import parse_frame_name
+from sstsal.pipeline.atomic import atomic_directory, atomic_file
+from sstsal.media.naming import parse_frame_name
 
 
 def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
@@ -44,12 +44,12 @@ def predict_video(
     batch_size: int | None = None,
     threads: int | None = None,
 ) -> int:
-    """Run :func:`sstsal.inference.predict_folder` into ``maps_dir`` (PNG per frame, folder
+    """Run :func:`sstsal.model.predictor.predict_folder` into ``maps_dir`` (PNG per frame, folder
     appears only when complete) and save the float16 stack at ``stack_path``. Returns the
     number of frames."""
     import torch
 
-    from sstsal.inference import predict_folder
+    from sstsal.model.predictor import predict_folder
 
     if threads:
         torch.set_num_threads(threads)

@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
-from sstsal.atomic import atomic_file
+from sstsal.pipeline.atomic import atomic_file
 from sstsal.errors import CheckpointError
-from sstsal.model import SSTSal
+from sstsal.model.network import SSTSal
 
 # Classes of the published model and the torch.nn modules it contains: replaced by inert
 # stand-ins, because we only want their tensors.
@@ -92,7 +92,7 @@ class _RestrictedPickleModule:
 
     Unpickler = RestrictedUnpickler
     load = staticmethod(_restricted_load)
-    __name__ = "sstsal.checkpoint.restricted_pickle"
+    __name__ = "sstsal.model.checkpoint.restricted_pickle"
 
 
 def _collect_tensors(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
@@ -156,7 +156,7 @@ def load_model(path: str | os.PathLike) -> SSTSal:
     """Load a published ``.pth`` or our ``.safetensors`` checkpoint, safely."""
     path = Path(path)
     if not path.is_file():
-        from sstsal.download import models_dir
+        from sstsal.model.weights import models_dir
 
         raise CheckpointError(
             f"checkpoint {path} does not exist: check the path (`sstsal download` puts the published "

@@ -1,7 +1,7 @@
 """The straightforward formulation of SST-Sal: ``grid_sample`` then a stride-3 convolution.
 
 This is how the published code computes each spherical convolution and pooling, one
-window at a time. It is the yardstick for :mod:`sstsal.model` in tests (same outputs) and in
+window at a time. It is the yardstick for :mod:`sstsal.model.network` in tests (same outputs) and in
 ``benchmarks/bench_inference.py`` (speed ratio); it is not used for predictions.
 """
 
@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sstsal.model import SSTSal
-from sstsal.spherical import tap_positions
+from sstsal.model.network import SSTSal
+from sstsal.model.spherical import tap_positions
 
 
 @functools.lru_cache(maxsize=8)

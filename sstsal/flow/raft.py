@@ -209,7 +209,7 @@ def _models_dirs() -> list[Path]:
     if os.environ.get("SSTSAL_MODELS"):
         dirs.append(Path(os.environ["SSTSAL_MODELS"]))
     try:
-        from sstsal.download import models_dir  # the package's checkpoint cache
+        from sstsal.model.weights import models_dir  # the package's checkpoint cache
 
         dirs.append(Path(models_dir()))
     except (ImportError, AttributeError):

@@ -20,7 +20,7 @@ import numpy as np
 import scipy.sparse
 import torch
 
-from sstsal.spherical import bilinear_taps
+from sstsal.model.spherical import bilinear_taps
 
 try:
     from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs

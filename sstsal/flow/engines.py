@@ -5,7 +5,7 @@ the previous flow (the published data has one flow image per frame). The flow is
 at a working resolution, colour-coded with ``torchvision.utils.flow_to_image`` (normalised
 by the frame's largest motion) and written at the model's input size, 320x240, as PNG.
 
-Engines: ``raft`` (:mod:`sstsal.raft`, what SST-Sal was trained with), and OpenCV's ``dis``
+Engines: ``raft`` (:mod:`sstsal.flow.raft`, what SST-Sal was trained with), and OpenCV's ``dis``
 and ``farneback`` (no weights, fast on CPU).
 """
 
@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torchvision.utils import flow_to_image
 
-from sstsal.atomic import atomic_directory, write_png
+from sstsal.pipeline.atomic import atomic_directory, write_png
 from sstsal.errors import InputError
-from sstsal.naming import FrameName, list_frames
-from sstsal.raft import RaftFlow, default_seam_margin, load_raft, resolve_device
+from sstsal.media.naming import FrameName, list_frames
+from sstsal.flow.raft import RaftFlow, default_seam_margin, load_raft, resolve_device
 
 logger = logging.getLogger(__name__)
 
@@ -279,9 +279,9 @@ def compute_flow_folder(
         frames_dir: one video's frames, ``<video>_<number>.png``.
         out_dir: created (or replaced) as a whole when everything is written.
         method: raft, dis, farneback or auto (raft on CUDA, dis otherwise).
-        checkpoint: RAFT weights: auto, torchvision, raft-sintel or a file (see :mod:`sstsal.raft`).
+        checkpoint: RAFT weights: auto, torchvision, raft-sintel or a file (see :mod:`sstsal.flow.raft`).
         width: working width (None: the frames' width; never upscaled).
-        iters, seam, seam_margin, device, precision, batch_size: see :class:`sstsal.raft.RaftFlow`.
+        iters, seam, seam_margin, device, precision, batch_size: see :class:`sstsal.flow.raft.RaftFlow`.
         color_order: rgb (true colours) or swapped.
         save_raw: also write ``out_dir/flow.npz``: float32 (H, W, 2) flow at the working
             resolution, keyed by frame name without extension.

@@ -20,10 +20,10 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
-from sstsal.atomic import atomic_directory, write_text
+from sstsal.pipeline.atomic import atomic_directory, write_text
 from sstsal.errors import InputError
-from sstsal.naming import frame_name
-from sstsal.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.media.naming import frame_name
+from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
 OUTPUT_VERSION = 1

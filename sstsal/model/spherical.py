@@ -18,7 +18,7 @@ exactly, because the weights only give the published maps with the very same pos
 
 Instead of ``grid_sample`` on a 3x-upsampled grid followed by a stride-3 convolution, the
 sampling is a fixed sparse matrix (at most 4 bilinear weights per tap) built once per
-resolution (:func:`bilinear_taps`); :mod:`sstsal.spherical_ops` applies it.
+resolution (:func:`bilinear_taps`); :mod:`sstsal.model.spherical_ops` applies it.
 """
 
 from __future__ import annotations

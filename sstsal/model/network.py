@@ -7,7 +7,7 @@ upsampling; its hidden state is the saliency output. Zero initial states per seq
 Computation differs from the published formulation only in its order, not its result:
 the part of the encoder's gate convolution that depends on the input frame is computed for
 all frames of all sequences at once before the recurrence, and every spherical convolution
-is a sparse sampling followed by one matrix multiply (see :mod:`sstsal.spherical_ops`).
+is a sparse sampling followed by one matrix multiply (see :mod:`sstsal.model.spherical_ops`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import threading
 import torch
 from torch import nn
 
-from sstsal.spherical_ops import release_sampling_scratch, spherical_conv, spherical_max_pool
+from sstsal.model.spherical_ops import release_sampling_scratch, spherical_conv, spherical_max_pool
 
 MODEL_HEIGHT = 240
 MODEL_WIDTH = 320

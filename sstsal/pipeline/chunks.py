@@ -6,8 +6,8 @@ the sorted frame list, runs the flow and inference engines on each range as its 
 gathers the chunks into exactly the folders (and float16 stack) an unchunked run writes.
 
 Chunk boundaries change no value because the engines take the neighbours they need from
-outside the range: :func:`sstsal.flow.compute_flow_folder` computes the pair that straddles
-the end of a range from the next frame, and :func:`sstsal.inference.predict_folder` warms
+outside the range: :func:`sstsal.flow.engines.compute_flow_folder` computes the pair that straddles
+the end of a range from the next frame, and :func:`sstsal.model.predictor.predict_folder` warms
 each window up on the frames before it. The gather steps only move files and re-pack arrays.
 """
 
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sstsal.atomic import atomic_directory, write_text
+from sstsal.pipeline.atomic import atomic_directory, write_text
 from sstsal.errors import InputError, SstsalError
-from sstsal.naming import list_frames
+from sstsal.media.naming import list_frames
 
 CHUNK_LABEL = re.compile(r"^(?P<start>\d+)-(?P<stop>\d+)$")
 
@@ -132,7 +132,7 @@ def remove_stale_temporaries(output: str | os.PathLike) -> None:
     """Delete the hidden temporaries a killed earlier attempt left next to ``output``.
 
     A job cancelled by SLURM (scancel, time limit, preemption) gets SIGTERM/SIGKILL and cannot
-    clean up its ``.<name>.*.tmp`` folder (sstsal.atomic); the retry removes it. Safe because
+    clean up its ``.<name>.*.tmp`` folder (sstsal.pipeline.atomic); the retry removes it. Safe because
     Snakemake runs at most one job per output at a time.
     """
     output = Path(output)
@@ -151,9 +151,9 @@ def compute_flow_chunk(
     """Flow images of the frames with index in ``frame_range`` into ``chunk_dir/flow`` (and the
     raw flow into ``chunk_dir/raw`` when ``raw_npy``); ``chunk_dir`` appears when complete.
 
-    flow_options: the keyword arguments of :func:`sstsal.flow.compute_flow_folder`.
+    flow_options: the keyword arguments of :func:`sstsal.flow.engines.compute_flow_folder`.
     """
-    from sstsal.flow import compute_flow_folder
+    from sstsal.flow.engines import compute_flow_folder
 
     remove_stale_temporaries(chunk_dir)
     with atomic_directory(chunk_dir) as tmp:
@@ -175,7 +175,7 @@ def gather_flow(
 ) -> int:
     """Put the chunks' flow images into ``flow_dir`` (and their raw .npy files into ``raw_dir``)
     as an unchunked flow stage would have written them. Returns the number of frames."""
-    from sstsal.flow import RAW_NPZ
+    from sstsal.flow.engines import RAW_NPZ
 
     images = _chunk_files(chunk_dirs, FLOW_IMAGES, skip={RAW_NPZ})
     _check_coverage([p.name for p in images], frames_dir, "flow")
@@ -210,7 +210,7 @@ def predict_chunk(
     into ``chunk_dir`` (appears when complete). Returns the number of maps."""
     import torch
 
-    from sstsal.inference import predict_folder
+    from sstsal.model.predictor import predict_folder
 
     if threads:
         torch.set_num_threads(threads)
@@ -229,9 +229,9 @@ def gather_saliency(
     frames_dir: str | os.PathLike,
 ) -> int:
     """Put the chunks' saliency PNGs into ``maps_dir`` and their raw maps into the float16 stack
-    ``stack_path``, exactly as :func:`sstsal.saliency_stack.predict_video` writes them for a
+    ``stack_path``, exactly as :func:`sstsal.pipeline.saliency_stack.predict_video` writes them for a
     whole video. Returns the number of frames."""
-    from sstsal.saliency_stack import save_stack
+    from sstsal.pipeline.saliency_stack import save_stack
 
     pngs = _chunk_files(chunk_dirs, None, skip={RAW_MAPS})
     _check_coverage([p.name for p in pngs], frames_dir, "saliency")

@@ -56,9 +56,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sstsal.atomic import atomic_file, write_text
+from sstsal.pipeline.atomic import atomic_file, write_text
 from sstsal.errors import InputError, SstsalError
-from sstsal.evaluation import index_maps
+from sstsal.evaluation.evaluate import index_maps
 
 CHECKPOINT = "checkpoint.pt"
 FINAL_WEIGHTS = "model.safetensors"
@@ -341,8 +341,8 @@ def split_videos(train: list[str], val: list[str] | None, val_fraction: float) -
 
 
 def _build_model(config: TrainConfig, resuming: bool = False):
-    from sstsal.checkpoint import load_model
-    from sstsal.model import SSTSal
+    from sstsal.model.checkpoint import load_model
+    from sstsal.model.network import SSTSal
 
     channels = 6 if config.use_flow else 3
     if resuming:  # the checkpoint's weights follow; the --init file need not exist any more
@@ -416,8 +416,8 @@ def train(
     On ``resume`` the run's saved data layout, video split and settings are used (``layout``,
     ``train_videos`` and ``config`` may be None); only ``config.epochs`` may change.
     """
-    from sstsal.checkpoint import save_weights
-    from sstsal.inference import resolve_device
+    from sstsal.model.checkpoint import save_weights
+    from sstsal.model.predictor import resolve_device
 
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT

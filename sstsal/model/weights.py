@@ -15,7 +15,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sstsal.atomic import atomic_file
+from sstsal.pipeline.atomic import atomic_file
 from sstsal.errors import CheckpointError
 
 # Upstream commit dc6a4ba of github.com/edurnebernal/SST-Sal (the repository has no licence
