@@ -28,7 +28,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sstsal.flow.raft import RaftFlow, load_raft, resolve_device  # noqa: E402
+from sstsal.devices import resolve_device  # noqa: E402
+from sstsal.flow.raft import RaftFlow, load_raft  # noqa: E402
 
 SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -150,7 +151,7 @@ def main() -> int:
             print(f"{size:>10} {label:>14} {rate:8.3f} {ratio} {peak / 2**30:8.2f} {diff}", flush=True)
         for precision, engine in engines.items():
             if device.type == "cuda" and engine.plan is not None:
-                plan = engine.plan
+                plan = engine.plan.memory
                 estimate = plan.fixed + plan.per_pair * plan.batch_size
                 print(f"{'':>10} memory estimate for ours {precision}: {estimate / 2**30:.2f} GiB (batch {plan.batch_size})")
     return 0

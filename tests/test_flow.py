@@ -20,7 +20,7 @@ from sstsal.flow.engines import (
     flow_uses_gpu,
     opencv_flow_pairs,
     resolve_method,
-    working_size,
+    flow_working_size,
 )
 from sstsal.flow.raft import RaftFlow, load_raft
 
@@ -76,8 +76,8 @@ def test_zero_flow_is_white():
     [((1920, 960), None, (1920, 960)), ((1920, 960), 2048, (1920, 960)), ((1920, 960), 1024, (1024, 512)),
      ((640, 480), 320, (320, 240)), ((3840, 1920), 2048, (2048, 1024))],
 )
-def test_working_size(frame, width, expected):
-    assert working_size(*frame, width) == expected
+def test_flow_working_size(frame, width, expected):
+    assert flow_working_size(*frame, width) == expected
 
 
 def test_methods(monkeypatch):

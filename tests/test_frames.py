@@ -12,7 +12,7 @@ from videoclips import decode_opencv, make_clip, shared_dir
 
 import sstsal.media.frames as frames_module
 from sstsal.errors import InputError
-from sstsal.media.frames import exact_indices, extract_frames, published_step, sample_indices, working_size
+from sstsal.media.frames import exact_indices, extract_frames, extraction_size, published_step, sample_indices
 from sstsal.media.video import probe_video
 
 
@@ -57,9 +57,9 @@ def test_flow_width_frames(clip, tmp_path):
     assert image.shape == (50, 100, 3)
     decoded = decode_opencv(clip)[0]
     assert np.array_equal(image, cv2.resize(decoded, (100, 50), interpolation=cv2.INTER_AREA))
-    assert working_size(info, 4096) == (256, 128)  # never upscaled
-    assert working_size(info, None) == (256, 128)
-    assert working_size(info, 101) == (100, 50)  # even
+    assert extraction_size(info, 4096) == (256, 128)  # never upscaled
+    assert extraction_size(info, None) == (256, 128)
+    assert extraction_size(info, 101) == (100, 50)  # even
 
 
 def test_exact_sampling_and_manifest(clip, tmp_path):

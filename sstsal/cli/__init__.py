@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from sstsal import __version__
 from sstsal.errors import SstsalError
+from sstsal.logs import configure_logging
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    configure_logging()
     try:
         return int(args.func(args) or 0)
     except SstsalError as exc:

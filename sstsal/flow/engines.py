@@ -28,7 +28,9 @@ from torchvision.utils import flow_to_image
 from sstsal.pipeline.atomic import atomic_directory, write_png
 from sstsal.errors import InputError
 from sstsal.media.naming import FrameName, list_frames
-from sstsal.flow.raft import RaftFlow, default_seam_margin, load_raft, resolve_device
+from sstsal.devices import resolve_device
+from sstsal.flow.raft import RaftFlow, default_seam_margin, load_raft
+from sstsal.model.size import MODEL_SIZE  # the flow images SST-Sal reads
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,6 @@ OUTPUT_VERSION = 1
 
 FLOW_METHODS = ("raft", "dis", "farneback")
 COLOR_ORDERS = ("rgb", "swapped")
-MODEL_SIZE = (320, 240)  # (width, height) of the flow images SST-Sal reads
 RAW_NPZ = "flow.npz"
 
 
@@ -63,7 +64,7 @@ def flow_uses_gpu(method: str, device: str | None = "auto") -> bool:
     return resolve_device(device).type == "cuda"
 
 
-def working_size(frame_width: int, frame_height: int, width: int | None) -> tuple[int, int]:
+def flow_working_size(frame_width: int, frame_height: int, width: int | None) -> tuple[int, int]:
     """(width, height) of the flow computation for frames of the given size.
 
     ``width`` None means the frames' own width; a larger width than the frames' is capped
@@ -309,7 +310,7 @@ def compute_flow_folder(
     first = cv2.imread(str(paths[0]), cv2.IMREAD_COLOR)
     if first is None:
         raise InputError(f"cannot read frame {paths[0]}: the file is missing, truncated or not an image")
-    size = working_size(first.shape[1], first.shape[0], width)
+    size = flow_working_size(first.shape[1], first.shape[0], width)
     method = resolve_method(method, device)
     logger.info(
         "flow of %d frames of %s with %s at %dx%d (frames are %dx%d)",

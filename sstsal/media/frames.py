@@ -24,11 +24,11 @@ from sstsal.pipeline.atomic import atomic_directory, write_text
 from sstsal.errors import InputError
 from sstsal.media.naming import frame_name
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.model.size import MODEL_SIZE
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
 OUTPUT_VERSION = 1
 
-MODEL_SIZE = (320, 240)  # (width, height) SST-Sal was trained on
 PUBLISHED_FPS = 8  # the published extraction keeps about 8 frames per second
 SAMPLINGS = ("published", "exact")
 
@@ -69,7 +69,7 @@ def sample_indices(info: VideoInfo, sampling: str = "published", target_fps: flo
     raise InputError(f"unknown sampling {sampling!r}: use one of {', '.join(SAMPLINGS)}")
 
 
-def working_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
+def extraction_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
     """(width, height) at most ``width`` wide at the source aspect, even, never upscaled."""
     target = info.width if width is None else min(int(width), info.width)
     return _even(target), _even(target * info.height / info.width)
@@ -146,7 +146,7 @@ def extract_frames(
     name = name or video.stem
     info = info or probe_video(video)
     indices = sample_indices(info, sampling, target_fps)
-    out_size = size if size is not None else working_size(info, width)
+    out_size = size if size is not None else extraction_size(info, width)
     names: list[str] = []
     with atomic_directory(out_dir) as tmp:
         bar = tqdm(total=len(indices), desc=f"frames {name} {out_size[0]}x{out_size[1]}", unit="frame",

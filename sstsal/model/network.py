@@ -19,8 +19,7 @@ from torch import nn
 
 from sstsal.model.spherical_ops import release_sampling_scratch, spherical_conv, spherical_max_pool
 
-MODEL_HEIGHT = 240
-MODEL_WIDTH = 320
+from sstsal.model.size import MODEL_HEIGHT, MODEL_WIDTH  # noqa: F401  (re-exported)
 
 _gates_scratch = threading.local()
 

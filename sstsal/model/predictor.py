@@ -27,6 +27,7 @@ import torch
 from tqdm import tqdm
 
 from sstsal.pipeline.atomic import atomic_directory, check_replaceable
+from sstsal.devices import resolve_device
 from sstsal.errors import InputError
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
@@ -60,23 +61,6 @@ def plan_windows(n_frames: int, window: int = WINDOW, warmup: int = WARMUP) -> l
         windows.append(Window(n_frames - window, n_frames, windows[-1].stop))
     return windows
 
-
-def resolve_device(device: str = "auto") -> torch.device:
-    """``auto`` -> first CUDA device if there is one, else CPU; checks explicit requests."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except RuntimeError:
-        raise InputError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N") from None
-    if resolved.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError(f"device {device} was requested but CUDA is not available here: use --device cpu or auto")
-        if resolved.index is not None and resolved.index >= torch.cuda.device_count():
-            raise InputError(f"device {device} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
-    elif resolved.type != "cpu":
-        raise InputError(f"unsupported device {device!r}: use auto, cpu, cuda or cuda:N")
-    return resolved
 
 
 def default_batch_size(device: torch.device) -> int:

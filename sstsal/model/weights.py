@@ -8,7 +8,6 @@ Order of look-up for a checkpoint file:
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.error
 import urllib.request
@@ -17,6 +16,7 @@ from pathlib import Path
 
 from sstsal.pipeline.atomic import atomic_file
 from sstsal.errors import CheckpointError
+from sstsal.hashing import sha256_of
 
 # Upstream commit dc6a4ba of github.com/edurnebernal/SST-Sal (the repository has no licence
 # file, so the weights are fetched at run time, never shipped).
@@ -55,13 +55,6 @@ def models_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base) / "sstsal" / "models"
 
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def fetch_file(url: str, sha256: str, dest: Path, *, timeout: float = 60.0) -> Path:

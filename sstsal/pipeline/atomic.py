@@ -7,6 +7,7 @@ so everything is written under a temporary name in the same folder and renamed.
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 import tempfile
@@ -108,3 +109,20 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """Write ``text`` atomically."""
     with atomic_file(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
+
+
+def remove_stale_temporaries(output: str | os.PathLike) -> list[Path]:
+    """Delete the hidden temporaries a killed job left next to ``output``; returns them.
+
+    A job killed by SLURM (scancel, time limit, preemption) cannot clean up what
+    :func:`atomic_file` and :func:`atomic_directory` started; its retry removes it. Safe because
+    Snakemake runs at most one job per output at a time (its directory lock).
+    """
+    output = Path(output)
+    if not output.parent.is_dir():
+        return []
+    stale = [*output.parent.glob(f".{glob.escape(output.name)}.*.tmp"),
+             *output.parent.glob(f".{glob.escape(output.stem)}.*.tmp{glob.escape(output.suffix)}")]  # fmt: skip
+    for path in stale:
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    return stale

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sstsal.pipeline.atomic import atomic_directory, write_text
+from sstsal.pipeline.atomic import atomic_directory, remove_stale_temporaries, write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import list_frames
 
@@ -126,18 +126,6 @@ def _merge_npz(paths: Sequence[Path]) -> dict[str, np.ndarray]:
                     raise SstsalError(f"{key} is in several chunks ({path}): delete the chunk folders and run again")
                 arrays[key] = data[key]
     return arrays
-
-
-def remove_stale_temporaries(output: str | os.PathLike) -> None:
-    """Delete the hidden temporaries a killed earlier attempt left next to ``output``.
-
-    A job cancelled by SLURM (scancel, time limit, preemption) gets SIGTERM/SIGKILL and cannot
-    clean up its ``.<name>.*.tmp`` folder (sstsal.pipeline.atomic); the retry removes it. Safe because
-    Snakemake runs at most one job per output at a time.
-    """
-    output = Path(output)
-    for stale in output.parent.glob(f".{output.name}.*.tmp"):
-        shutil.rmtree(stale, ignore_errors=True)
 
 
 def compute_flow_chunk(

@@ -8,29 +8,14 @@ sees what is wrong without opening the log.
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
-import shutil
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from sstsal.errors import SstsalError
-
-
-def remove_stale_temporaries(output: str | os.PathLike) -> list[Path]:
-    """Delete the hidden temporaries a killed job left next to ``output`` (see sstsal.pipeline.atomic).
-
-    Safe because Snakemake runs at most one job per output at a time (its directory lock).
-    """
-    output = Path(output)
-    if not output.parent.is_dir():
-        return []
-    stale = [*output.parent.glob(f".{glob.escape(output.name)}.*.tmp"),
-             *output.parent.glob(f".{glob.escape(output.stem)}.*.tmp{glob.escape(output.suffix)}")]  # fmt: skip
-    for path in stale:
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    return stale
+from sstsal.logs import configure_logging
+from sstsal.pipeline.atomic import remove_stale_temporaries
 
 
 @contextlib.contextmanager
@@ -47,6 +32,7 @@ def job_log(
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", buffering=1, encoding="utf-8") as log:
         sys.stderr = log
+        configure_logging()  # the package's messages go to the current stderr: this log
         for output in outputs:
             for path in remove_stale_temporaries(output):
                 print(f"removed {path}, left by an interrupted earlier run", file=log)

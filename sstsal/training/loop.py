@@ -417,7 +417,7 @@ def train(
     ``train_videos`` and ``config`` may be None); only ``config.epochs`` may change.
     """
     from sstsal.model.checkpoint import save_weights
-    from sstsal.model.predictor import resolve_device
+    from sstsal.devices import resolve_device
 
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT
