@@ -10,7 +10,7 @@ SSTSAL_MODELS ?= $(wildcard $(SSTSAL_SHARED)/models)
 export SSTSAL_MODELS
 CORES ?= all
 
-.PHONY: venv test run bench clean
+.PHONY: venv test lint run bench clean
 
 venv: $(VENV)/.installed
 
@@ -19,11 +19,19 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: 2.14.1 is the newest release these machines may install.
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[test,lint]'
 	touch $@
 
 test: venv
 	$(PY) -m pytest -q -ra
+
+# ruff (workflow/scripts know Snakemake's `snakemake` global), snakefmt, and Snakemake's own lint
+# on the .test config (its demo clip is written first: the workflow needs a video to plan).
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	$(PY) -m sstsal demo-data .test/data/videos > /dev/null
+	$(VENV)/bin/snakemake --lint --directory .test --snakefile Snakefile --cores 1
 
 run: venv
 	@# demo-data prints the demo's snakemake arguments (flow.method auto) when data/videos has only the demo clip

@@ -31,6 +31,6 @@ localrules:
 
 
 rule all:
+    default_target: True
     input:
         all_outputs() + evaluation_outputs(),
-    default_target: True

@@ -115,12 +115,12 @@ def main() -> int:
         frames = pan_frames(width, height, args.pairs + 1, step=max(1, width // 128))
         variants: dict[str, object] = {}
         if not args.no_plain:
-            variants["plain tv"] = lambda: plain_pairs(model, frames, args.iters, device)
+            variants["plain tv"] = lambda frames=frames: plain_pairs(model, frames, args.iters, device)
         engines = {}
         for precision in args.precision:
             engine = RaftFlow(model, device=device, iters=args.iters, precision=precision, batch_size=args.batch_size)
             engines[precision] = engine
-            variants[f"ours {precision}"] = lambda engine=engine: list(engine.pairs(frames))
+            variants[f"ours {precision}"] = lambda engine=engine, frames=frames: list(engine.pairs(frames))
         # warm-up: kernels, the allocator, cuDNN's choices
         if not args.no_plain:
             plain_pairs(model, frames[:2], args.iters, device)

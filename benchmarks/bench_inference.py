@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from reference_model import reference_forward  # noqa: E402
 
-from sstsal.model.checkpoint import load_model  # noqa: E402
 from sstsal.devices import resolve_device  # noqa: E402
+from sstsal.model.checkpoint import load_model  # noqa: E402
 from sstsal.model.predictor import WINDOW, default_batch_size  # noqa: E402
 from sstsal.model.weights import checkpoint_path  # noqa: E402
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sstsal.model.checkpoint import load_model, read_published_state, save_weights
 from sstsal.errors import CheckpointError
+from sstsal.model.checkpoint import load_model, read_published_state, save_weights
 from sstsal.model.network import SSTSal
 from tests.conftest import shared_path
 

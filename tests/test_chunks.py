@@ -11,6 +11,8 @@ import pytest
 import yaml
 from clip_workflow import SAMPLED, VIDEO, folder_bytes, reference_run, snakemake
 
+from sstsal.errors import InputError, SstsalError
+from sstsal.media.naming import frame_name
 from sstsal.pipeline.atomic import write_png
 from sstsal.pipeline.chunks import (
     RAW_MAPS,
@@ -24,8 +26,6 @@ from sstsal.pipeline.chunks import (
     read_plan,
     write_plan,
 )
-from sstsal.errors import InputError, SstsalError
-from sstsal.media.naming import frame_name
 from sstsal.pipeline.saliency_stack import load_stack
 
 

@@ -11,8 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
-from sstsal.evaluation import metrics
 from sstsal.cli import main
+from sstsal.evaluation import metrics
 
 HEADER = [
     "frame", "cc", "sim", "kld", "nss", "auc_judd", "auc_borji",

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from sstsal.model.weights import checkpoint_path, fetch_file
 from sstsal.errors import CheckpointError
+from sstsal.model.weights import checkpoint_path, fetch_file
 from tests.conftest import shared_path
 
 

@@ -17,8 +17,8 @@ import yaml
 from synthetic_saliency import write_moving_blobs
 from videoclips import shared_dir
 
-from sstsal.model.checkpoint import load_model
 from sstsal.evaluation.metrics import METRIC_NAMES
+from sstsal.model.checkpoint import load_model
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

@@ -11,16 +11,16 @@ import pytest
 import torch
 from torchvision.utils import flow_to_image
 
-from sstsal.flow import engines as flow_stage
 from sstsal.cli import main
 from sstsal.errors import InputError
+from sstsal.flow import engines as flow_stage
 from sstsal.flow.engines import (
     compute_flow_folder,
     flow_image,
     flow_uses_gpu,
+    flow_working_size,
     opencv_flow_pairs,
     resolve_method,
-    flow_working_size,
 )
 from sstsal.flow.raft import RaftFlow, load_raft
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sstsal.evaluation import metrics
 from sstsal.errors import InputError
+from sstsal.evaluation import metrics
 
 REFERENCE = Path(__file__).parent / "data" / "pysaliency_reference.npz"
 H, W = 120, 240

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 import torch
+from reference_model import reference_forward
 
 from sstsal.model.network import SSTSal
-from reference_model import reference_forward
 
 
 @pytest.mark.parametrize("channels,hidden,size", [(6, 36, (24, 32)), (3, 9, (16, 32)), (2, 4, (12, 20))])

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torchvision.models.optical_flow import raft_large
 from torchvision.utils import flow_to_image
 
-from sstsal.flow import raft
 from sstsal.errors import CheckpointError, InputError, SstsalError
+from sstsal.flow import raft
 from sstsal.flow.raft import (
     RaftFlow,
     convert_published_state_dict,

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from reference_model import sampling_grid
+
 from sstsal.model.spherical import tap_positions
 from sstsal.model.spherical_ops import spherical_max_pool, spherical_taps
 

@@ -14,13 +14,12 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
-
-from sstsal.evaluation import metrics
-from sstsal.model.checkpoint import load_model
-from sstsal.cli import main
-from sstsal.errors import InputError
 from synthetic_saliency import write_moving_blobs
 
+from sstsal.cli import main
+from sstsal.errors import InputError
+from sstsal.evaluation import metrics
+from sstsal.model.checkpoint import load_model
 from sstsal.training.loop import (
     CHECKPOINT,
     DataLayout,

@@ -22,8 +22,8 @@ import pytest
 import yaml
 from videoclips import make_audio_only, make_clip, shared_dir, truncate
 
-from sstsal.pipeline.saliency_stack import load_stack
 from sstsal.media.video import probe_video
+from sstsal.pipeline.saliency_stack import load_stack
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
@@ -218,7 +218,7 @@ def test_sigkill_during_flow_and_inference_then_resume(finished, tmp_path):
         process = subprocess.Popen(cmd, cwd=workdir, env=environment(), start_new_session=True,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         try:
-            wait_for(lambda: any(results.glob(partial)), process)
+            wait_for(lambda partial=partial: any(results.glob(partial)), process)
         finally:
             os.killpg(process.pid, signal.SIGKILL)  # snakemake and its running job, no chance to clean up
             process.wait()

@@ -25,12 +25,12 @@ import numpy as np
 import torch
 from torchvision.utils import flow_to_image
 
-from sstsal.pipeline.atomic import atomic_directory, write_png
-from sstsal.errors import InputError
-from sstsal.media.naming import FrameName, list_frames
 from sstsal.devices import resolve_device
+from sstsal.errors import InputError
 from sstsal.flow.raft import RaftFlow, default_seam_margin, load_raft
+from sstsal.media.naming import FrameName, list_frames
 from sstsal.model.size import MODEL_SIZE  # the flow images SST-Sal reads
+from sstsal.pipeline.atomic import atomic_directory, write_png
 
 logger = logging.getLogger(__name__)
 

@@ -17,9 +17,8 @@ import threading
 import torch
 from torch import nn
 
-from sstsal.model.spherical_ops import release_sampling_scratch, spherical_conv, spherical_max_pool
-
 from sstsal.model.size import MODEL_HEIGHT, MODEL_WIDTH  # noqa: F401  (re-exported)
+from sstsal.model.spherical_ops import release_sampling_scratch, spherical_conv, spherical_max_pool
 
 _gates_scratch = threading.local()
 

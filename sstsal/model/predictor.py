@@ -26,12 +26,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from sstsal.pipeline.atomic import atomic_directory, check_replaceable
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
+from sstsal.media.naming import list_frames, match_flow
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
-from sstsal.media.naming import list_frames, match_flow
+from sstsal.pipeline.atomic import atomic_directory, check_replaceable
 
 # Bump when a change alters the maps: the workflow reruns inference when it changes.
 OUTPUT_VERSION = 1
@@ -163,9 +163,9 @@ def predict_folder(
     ``out_dir`` appears only when complete. With ``save_raw`` also ``out_dir/raw.npz``
     (float32 (240, 320) per frame name without extension). Returns those raw maps.
     """
-    from sstsal.pipeline.atomic import write_png
     from sstsal.model.checkpoint import load_model
     from sstsal.model.weights import checkpoint_path
+    from sstsal.pipeline.atomic import write_png
 
     frames = list_frames(frames_dir)
     check_replaceable(Path(out_dir))  # before any work: --out must not hold anything else

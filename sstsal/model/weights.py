@@ -14,9 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from sstsal.pipeline.atomic import atomic_file
 from sstsal.errors import CheckpointError
 from sstsal.hashing import sha256_of
+from sstsal.pipeline.atomic import atomic_file
 
 # Upstream commit dc6a4ba of github.com/edurnebernal/SST-Sal (the repository has no licence
 # file, so the weights are fetched at run time, never shipped).

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from sstsal.pipeline.atomic import atomic_directory, remove_stale_temporaries, write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import list_frames
+from sstsal.pipeline.atomic import atomic_directory, remove_stale_temporaries, write_text
 
 CHUNK_LABEL = re.compile(r"^(?P<start>\d+)-(?P<stop>\d+)$")
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
-from sstsal.pipeline.atomic import atomic_directory, atomic_file
 from sstsal.media.naming import parse_frame_name
+from sstsal.pipeline.atomic import atomic_directory, atomic_file
 
 
 def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:

@@ -56,9 +56,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from sstsal.pipeline.atomic import atomic_file, write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.evaluation.evaluate import index_maps
+from sstsal.pipeline.atomic import atomic_file, write_text
 
 CHECKPOINT = "checkpoint.pt"
 FINAL_WEIGHTS = "model.safetensors"
@@ -416,8 +416,8 @@ def train(
     On ``resume`` the run's saved data layout, video split and settings are used (``layout``,
     ``train_videos`` and ``config`` may be None); only ``config.epochs`` may change.
     """
-    from sstsal.model.checkpoint import save_weights
     from sstsal.devices import resolve_device
+    from sstsal.model.checkpoint import save_weights
 
     out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT

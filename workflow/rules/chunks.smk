@@ -30,13 +30,13 @@ if CHUNK_FRAMES > 0:
             frames=model_frames,
         output:
             plan=result("{video}", "chunks/plan.json"),
-        params:
-            chunk_frames=CHUNK_FRAMES,
+        log:
+            "logs/chunk_plan/{video}.log",
         localrule: True
         conda:
             "../envs/sstsal.yaml"
-        log:
-            "logs/chunk_plan/{video}.log",
+        params:
+            chunk_frames=CHUNK_FRAMES,
         script:
             "../scripts/chunk_plan.py"
 
@@ -47,17 +47,17 @@ if CHUNK_FRAMES > 0:
             plan=result("{video}", "chunks/plan.json"),
         output:
             chunk=temp(directory(result("{video}", "chunks/flow/{chunk}"))),
-        params:
-            **dict(rules.flow.params.items()),
-        resources:
-            gpu=GPU,
-        threads: 4
-        conda:
-            "../envs/sstsal.yaml"
         log:
             "logs/flow_chunk/{video}/{chunk}.log",
         benchmark:
             "logs/benchmarks/flow_chunk/{video}/{chunk}.tsv"
+        conda:
+            "../envs/sstsal.yaml"
+        threads: 4
+        resources:
+            gpu=GPU,
+        params:
+            **dict(rules.flow.params.items()),
         script:
             "../scripts/flow_chunk.py"
 
@@ -68,14 +68,14 @@ if CHUNK_FRAMES > 0:
             frames=flow_source_frames,
         output:
             flow=directory(result("{video}", "flow")),
-        params:
-            **dict(rules.flow.params.items()),
-            chunk_frames=CHUNK_FRAMES,
+        log:
+            "logs/gather_flow/{video}.log",
         localrule: True
         conda:
             "../envs/sstsal.yaml"
-        log:
-            "logs/gather_flow/{video}.log",
+        params:
+            **dict(rules.flow.params.items()),
+            chunk_frames=CHUNK_FRAMES,
         script:
             "../scripts/gather_flow.py"
 
@@ -88,17 +88,17 @@ if CHUNK_FRAMES > 0:
             plan=result("{video}", "chunks/plan.json"),
         output:
             chunk=temp(directory(result("{video}", "chunks/saliency/{chunk}"))),
-        params:
-            **dict(rules.inference.params.items()),
-        resources:
-            gpu=GPU,
-        threads: 4
-        conda:
-            "../envs/sstsal.yaml"
         log:
             "logs/inference_chunk/{video}/{chunk}.log",
         benchmark:
             "logs/benchmarks/inference_chunk/{video}/{chunk}.tsv"
+        conda:
+            "../envs/sstsal.yaml"
+        threads: 4
+        resources:
+            gpu=GPU,
+        params:
+            **dict(rules.inference.params.items()),
         script:
             "../scripts/inference_chunk.py"
 
@@ -110,13 +110,13 @@ if CHUNK_FRAMES > 0:
         output:
             maps=directory(result("{video}", "saliency")),
             stack=result("{video}", "saliency.npz"),
-        params:
-            **dict(rules.inference.params.items()),
-            chunk_frames=CHUNK_FRAMES,
+        log:
+            "logs/gather_saliency/{video}.log",
         # not local: it holds every raw map of the video in memory and compresses the stack
         conda:
             "../envs/sstsal.yaml"
-        log:
-            "logs/gather_saliency/{video}.log",
+        params:
+            **dict(rules.inference.params.items()),
+            chunk_frames=CHUNK_FRAMES,
         script:
             "../scripts/gather_saliency.py"

@@ -7,37 +7,18 @@ import os
 import re
 from pathlib import Path
 
+import yaml
+
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
 import sstsal
 from sstsal.errors import SstsalError
+from sstsal.pipeline.config import coerce_cli_strings
 
-
-def coerce_cli_strings(cfg, schema):
-    """--config parses nested values as strings ("640"): turn them into the types the schema wants."""
-    for key, sub in schema.get("properties", {}).items():
-        if key not in cfg:
-            continue
-        value, types = cfg[key], sub.get("type", [])
-        types = [types] if isinstance(types, str) else types
-        if isinstance(value, dict) and "object" in types:
-            coerce_cli_strings(value, sub)
-        elif isinstance(value, str):
-            lowered = value.strip().lower()
-            if "null" in types and lowered in ("null", "none", "~", ""):
-                cfg[key] = None
-            elif "boolean" in types and lowered in ("true", "false"):
-                cfg[key] = lowered == "true"
-            elif "integer" in types and re.fullmatch(r"[+-]?\d+", lowered):
-                cfg[key] = int(lowered)
-            elif "number" in types and re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?", lowered):
-                cfg[key] = float(lowered)
-
-
-import yaml
-
-with open(workflow.source_path("../schemas/config.schema.yaml"), encoding="utf-8") as _schema_file:
+with open(
+    workflow.source_path("../schemas/config.schema.yaml"), encoding="utf-8"
+) as _schema_file:
     coerce_cli_strings(config, yaml.safe_load(_schema_file))
 validate(config, schema="../schemas/config.schema.yaml")
 
@@ -51,9 +32,13 @@ FLOW_METHOD_REQUESTED = config["flow"]["method"]
 USE_FLOW = FLOW_METHOD_REQUESTED != "none"
 
 if BYO_FLOW and not BYO_FRAMES:
-    raise WorkflowError("config inputs.flow needs inputs.frames too: give the frames the flow images belong to")
+    raise WorkflowError(
+        "config inputs.flow needs inputs.frames too: give the frames the flow images belong to"
+    )
 if BYO_FLOW and not USE_FLOW:
-    raise WorkflowError("config inputs.flow is set but flow.method is none: drop one of them")
+    raise WorkflowError(
+        "config inputs.flow is set but flow.method is none: drop one of them"
+    )
 
 
 def find_videos():
@@ -65,7 +50,11 @@ def find_videos():
             folder = Path(BYO_FRAMES)
             if not folder.is_dir():
                 raise WorkflowError(f"inputs.frames folder {folder} does not exist")
-            ids = sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+            ids = sorted(
+                p.name
+                for p in folder.iterdir()
+                if p.is_dir() and not p.name.startswith(".")
+            )
             if not ids:
                 raise WorkflowError(
                     f"inputs.frames folder {folder} has no subfolders: expected one folder of frames per video "
@@ -74,16 +63,22 @@ def find_videos():
             sources = {}
             if Path(config["videos"]).is_dir():
                 try:
-                    sources = {k: str(v) for k, v in discover_videos(config["videos"]).items()}
+                    sources = {
+                        k: str(v) for k, v in discover_videos(config["videos"]).items()
+                    }
                 except SstsalError:
                     sources = {}
             return {video: sources.get(video) for video in ids}
-        return {video: str(path) for video, path in discover_videos(config["videos"]).items()}
+        return {
+            video: str(path)
+            for video, path in discover_videos(config["videos"]).items()
+        }
     except SstsalError as exc:
         raise WorkflowError(str(exc)) from None
 
 
 VIDEOS = find_videos()
+
 
 wildcard_constraints:
     video="|".join(re.escape(v) for v in sorted(VIDEOS, key=len, reverse=True)),
@@ -130,14 +125,17 @@ STAGE_MODULES = {
 
 
 def stage_version(stage):
-    """"<package version>/<stage>-<OUTPUT_VERSION>": a params value that changes when a stage's
-    output changes, read from the source without importing the module (torch stays unloaded)."""
+    """ "<package version>/<stage>-<OUTPUT_VERSION>": a params value that changes when a stage's
+    output changes, read from the source without importing the module (torch stays unloaded).
+    """
     spec = importlib.util.find_spec(STAGE_MODULES[stage])
     number = "0"
     if spec is not None and spec.origin:
         tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
         for node in tree.body:
-            if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "OUTPUT_VERSION" for t in node.targets):
+            if isinstance(node, ast.Assign) and any(
+                getattr(t, "id", None) == "OUTPUT_VERSION" for t in node.targets
+            ):
                 number = str(ast.literal_eval(node.value))
     return f"{sstsal.__version__}/{stage}-{number}"
 
@@ -152,7 +150,9 @@ def result(video, name):
 def source_video(wildcards):
     path = VIDEOS[wildcards.video]
     if path is None:
-        raise WorkflowError(f"no source video for {wildcards.video} in {config['videos']}")
+        raise WorkflowError(
+            f"no source video for {wildcards.video} in {config['videos']}"
+        )
     return path
 
 
@@ -186,14 +186,19 @@ def frames_manifest(wildcards):
 
 def video_info(wildcards):
     """The probe record ([] when a bring-your-own video has no source file)."""
-    return [] if VIDEOS[wildcards.video] is None else result(wildcards.video, "video.json")
+    return (
+        [] if VIDEOS[wildcards.video] is None else result(wildcards.video, "video.json")
+    )
 
 
 def all_outputs():
     """Every final file of every video (the overlay needs the source video)."""
     outputs = []
     for video, source in VIDEOS.items():
-        outputs += [result(video, n) for n in ("saliency.npz", "contact_sheet.png", "directions.csv")]
+        outputs += [
+            result(video, n)
+            for n in ("saliency.npz", "contact_sheet.png", "directions.csv")
+        ]
         if source is not None:
             outputs.append(result(video, "overlay.mp4"))
     return outputs
@@ -223,8 +228,14 @@ def chunk_labels(wildcards):
 
 
 def flow_chunk_dirs(wildcards):
-    return [result(wildcards.video, f"chunks/flow/{label}") for label in chunk_labels(wildcards)]
+    return [
+        result(wildcards.video, f"chunks/flow/{label}")
+        for label in chunk_labels(wildcards)
+    ]
 
 
 def saliency_chunk_dirs(wildcards):
-    return [result(wildcards.video, f"chunks/saliency/{label}") for label in chunk_labels(wildcards)]
+    return [
+        result(wildcards.video, f"chunks/saliency/{label}")
+        for label in chunk_labels(wildcards)
+    ]

@@ -16,12 +16,12 @@ rule evaluate:
     output:
         metrics=result("{video}", "metrics.csv"),
         counts=result("{video}", "metrics.json"),
-    params:
-        version=stage_version("evaluation"),
-    conda:
-        "../envs/sstsal.yaml"
     log:
         "logs/evaluate/{video}.log",
+    conda:
+        "../envs/sstsal.yaml"
+    params:
+        version=stage_version("evaluation"),
     script:
         "../scripts/evaluate.py"
 
@@ -46,14 +46,14 @@ rule evaluation_summary:
             )
             for metric in METRIC_NAMES
         ],
+    log:
+        "logs/evaluation_summary.log",
+    conda:
+        "../envs/sstsal.yaml"
     params:
         videos=EVALUATED,
         not_evaluated=NOT_EVALUATED,
         metrics=list(METRIC_NAMES),
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/evaluation_summary.log",
     script:
         "../scripts/evaluate_summary.py"
 
@@ -67,22 +67,28 @@ rule train:
         gt=training_inputs("gt"),
     output:
         model=f"{RESULTS}/training/model.safetensors",
+    log:
+        "logs/train.log",
+    conda:
+        "../envs/sstsal.yaml"
+    threads: 4
+    resources:
+        gpu=GPU,
     params:
         settings=config["training"],
         use_flow=USE_FLOW,
         videos=TRAINABLE,
         # Folder patterns with a literal {video}: functions, so Snakemake does not expand them.
-        frames=lambda wildcards: f"{BYO_FRAMES}/{{video}}" if BYO_FRAMES else f"{RESULTS}/{{video}}/frames",
-        flow=lambda wildcards: (f"{BYO_FLOW}/{{video}}" if BYO_FLOW else f"{RESULTS}/{{video}}/flow") if USE_FLOW else None,
+        frames=lambda wildcards: (
+            f"{BYO_FRAMES}/{{video}}" if BYO_FRAMES else f"{RESULTS}/{{video}}/frames"
+        ),
+        flow=lambda wildcards: (
+            (f"{BYO_FLOW}/{{video}}" if BYO_FLOW else f"{RESULTS}/{{video}}/flow")
+            if USE_FLOW
+            else None
+        ),
         gt=lambda wildcards: f"{GROUND_TRUTH}/{{video}}",
         device=DEVICE,
-    resources:
-        gpu=GPU,
-    threads: 4
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/train.log",
     script:
         "../scripts/train.py"
 

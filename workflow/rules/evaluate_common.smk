@@ -14,7 +14,9 @@ if GROUND_TRUTH and not Path(GROUND_TRUTH).is_dir():
         f"ground_truth folder {GROUND_TRUTH} does not exist: give the folder holding <video>/ saliency maps "
         "and/or <video>.csv fixations, or set ground_truth: null"
     )
-EVALUATED = sorted(v for v in VIDEOS if GROUND_TRUTH and any(ground_truth_for(GROUND_TRUTH, v)))
+EVALUATED = sorted(
+    v for v in VIDEOS if GROUND_TRUTH and any(ground_truth_for(GROUND_TRUTH, v))
+)
 NOT_EVALUATED = sorted(v for v in VIDEOS if GROUND_TRUTH and v not in EVALUATED)
 if GROUND_TRUTH and not EVALUATED:
     raise WorkflowError(
@@ -37,11 +39,15 @@ def evaluation_outputs():
     """The evaluation's final files ([] without ground truth)."""
     if not GROUND_TRUTH:
         return []
-    return [f"{RESULTS}/evaluation/summary.csv"] + [f"{RESULTS}/evaluation/{m}.png" for m in METRIC_NAMES]
+    return [f"{RESULTS}/evaluation/summary.csv"] + [
+        f"{RESULTS}/evaluation/{m}.png" for m in METRIC_NAMES
+    ]
 
 
 # Training (`snakemake train`, not part of `all`) uses the videos with ground-truth maps.
-TRAINABLE = sorted(v for v in EVALUATED if ground_truth_for(GROUND_TRUTH, v)[0] is not None)
+TRAINABLE = sorted(
+    v for v in EVALUATED if ground_truth_for(GROUND_TRUTH, v)[0] is not None
+)
 
 
 def training_inputs(kind):
@@ -49,7 +55,9 @@ def training_inputs(kind):
 
     def folders(wildcards):
         if not TRAINABLE:
-            raise WorkflowError("snakemake train needs config ground_truth with <video>/ saliency maps for some videos")
+            raise WorkflowError(
+                "snakemake train needs config ground_truth with <video>/ saliency maps for some videos"
+            )
         out = []
         for video in TRAINABLE:
             ns = types.SimpleNamespace(video=video)

@@ -4,6 +4,15 @@ rule flow:
         frames=flow_source_frames,
     output:
         flow=directory(result("{video}", "flow")),
+    log:
+        "logs/flow/{video}.log",
+    benchmark:
+        "logs/benchmarks/flow/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    threads: 4
+    resources:
+        gpu=FLOW_GPU,
     params:
         method=FLOW_METHOD,
         width=config["flow"]["width"],
@@ -14,14 +23,5 @@ rule flow:
         device=DEVICE,
         raw_dir=result("{video}", "flow_raw") if config["flow"]["save_raw"] else None,
         version=stage_version("flow"),
-    resources:
-        gpu=FLOW_GPU,
-    threads: 4
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/flow/{video}.log",
-    benchmark:
-        "logs/benchmarks/flow/{video}.tsv"
     script:
         "../scripts/flow.py"

@@ -6,17 +6,17 @@ rule extract_frames:
     output:
         frames=directory(result("{video}", "frames")),
         manifest=result("{video}", "frames.json"),
+    log:
+        "logs/extract_frames/{video}.log",
+    benchmark:
+        "logs/benchmarks/extract_frames/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
     params:
         size=[320, 240],
         sampling=config["extract"]["sampling"],
         fps=config["extract"]["fps"],
         version=stage_version("frames"),
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/extract_frames/{video}.log",
-    benchmark:
-        "logs/benchmarks/extract_frames/{video}.tsv"
     script:
         "../scripts/extract_frames.py"
 
@@ -32,17 +32,17 @@ rule extract_flow_frames:
             if config["extract"]["keep_flow_frames"]
             else temp(directory(result("{video}", "flow_frames")))
         ),
+    log:
+        "logs/extract_flow_frames/{video}.log",
+    benchmark:
+        "logs/benchmarks/extract_flow_frames/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
     params:
         size=None,
         width=config["flow"]["width"],
         sampling=config["extract"]["sampling"],
         fps=config["extract"]["fps"],
         version=stage_version("frames"),
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/extract_flow_frames/{video}.log",
-    benchmark:
-        "logs/benchmarks/extract_flow_frames/{video}.tsv"
     script:
         "../scripts/extract_frames.py"

@@ -7,20 +7,20 @@ rule inference:
     output:
         maps=directory(result("{video}", "saliency")),
         stack=result("{video}", "saliency.npz"),
+    log:
+        "logs/inference/{video}.log",
+    benchmark:
+        "logs/benchmarks/inference/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    threads: 4
+    resources:
+        gpu=GPU,
     params:
         no_flow=not USE_FLOW,
         checkpoint=config["model"]["checkpoint"],
         device=DEVICE,
         batch_size=config["model"]["batch_size"],
         version=stage_version("inference"),
-    resources:
-        gpu=GPU,
-    threads: 4
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/inference/{video}.log",
-    benchmark:
-        "logs/benchmarks/inference/{video}.tsv"
     script:
         "../scripts/inference.py"

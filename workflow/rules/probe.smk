@@ -4,13 +4,13 @@ rule probe:
         source_video,
     output:
         result("{video}", "video.json"),
-    params:
-        version=stage_version("video"),
-    conda:
-        "../envs/sstsal.yaml"
     log:
         "logs/probe/{video}.log",
     benchmark:
         "logs/benchmarks/probe/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    params:
+        version=stage_version("video"),
     script:
         "../scripts/probe.py"

@@ -11,6 +11,13 @@ rule render:
             category="Overlay videos",
             labels={"video": "{video}"},
         ),
+    log:
+        "logs/render/{video}.log",
+    benchmark:
+        "logs/benchmarks/render/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    threads: 2
     params:
         width=config["render"]["width"],
         alpha=config["render"]["alpha"],
@@ -19,12 +26,5 @@ rule render:
         crf=config["render"]["crf"],
         preset=config["render"]["preset"],
         version=stage_version("render"),
-    threads: 2
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/render/{video}.log",
-    benchmark:
-        "logs/benchmarks/render/{video}.tsv"
     script:
         "../scripts/render.py"

@@ -17,17 +17,17 @@ rule summary:
             category="Salient directions",
             labels={"video": "{video}"},
         ),
+    log:
+        "logs/summary/{video}.log",
+    benchmark:
+        "logs/benchmarks/summary/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
     params:
         frames=config["summary"]["frames"],
         columns=config["summary"]["columns"],
         alpha=config["render"]["alpha"],
         colormap=config["render"]["colormap"],
         version=stage_version("summary"),
-    conda:
-        "../envs/sstsal.yaml"
-    log:
-        "logs/summary/{video}.log",
-    benchmark:
-        "logs/benchmarks/summary/{video}.tsv"
     script:
         "../scripts/summary.py"

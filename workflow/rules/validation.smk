@@ -6,13 +6,13 @@ rule validate:
         manifest=frames_manifest,
     output:
         result("{video}", "validation.json"),
-    params:
-        version=stage_version("validation"),
-    conda:
-        "../envs/sstsal.yaml"
     log:
         "logs/validate/{video}.log",
     benchmark:
         "logs/benchmarks/validate/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    params:
+        version=stage_version("validation"),
     script:
         "../scripts/validate.py"

@@ -2,7 +2,7 @@
 
 from sstsal.pipeline.job import job_log
 
-with job_log(snakemake.log[0]):  # noqa: F821 - injected by snakemake
+with job_log(snakemake.log[0]):
     from sstsal.pipeline.chunks import write_plan
 
-    write_plan(snakemake.input.frames, snakemake.output.plan, snakemake.params.chunk_frames)  # noqa: F821
+    write_plan(snakemake.input.frames, snakemake.output.plan, snakemake.params.chunk_frames)

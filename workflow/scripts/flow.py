@@ -2,18 +2,18 @@
 
 from sstsal.pipeline.job import flow_options, job_log
 
-with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):  # noqa: F821 - injected by snakemake
+with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):
     import sys
 
     from sstsal.flow.engines import compute_flow_folder
 
-    params = snakemake.params  # noqa: F821
-    requested = snakemake.config["flow"]["method"]  # noqa: F821
+    params = snakemake.params
+    requested = snakemake.config["flow"]["method"]
     if requested != params.method:
         print(f"flow.method {requested} -> {params.method} (device setting: {params.device})", file=sys.stderr)
     compute_flow_folder(
-        snakemake.input.frames,  # noqa: F821
-        snakemake.output.flow,  # noqa: F821
+        snakemake.input.frames,
+        snakemake.output.flow,
         raw_npy_dir=params.raw_dir,
         **flow_options(params),
     )

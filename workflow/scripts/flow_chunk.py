@@ -5,14 +5,14 @@ The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.j
 
 from sstsal.pipeline.job import flow_options, job_log
 
-with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by snakemake
+with job_log(snakemake.log[0], threads=snakemake.threads):
     from sstsal.pipeline.chunks import compute_flow_chunk, parse_chunk_label
 
-    params = snakemake.params  # noqa: F821
+    params = snakemake.params
     compute_flow_chunk(
-        snakemake.input.frames,  # noqa: F821
-        snakemake.output.chunk,  # noqa: F821
-        frame_range=parse_chunk_label(snakemake.wildcards.chunk),  # noqa: F821
+        snakemake.input.frames,
+        snakemake.output.chunk,
+        frame_range=parse_chunk_label(snakemake.wildcards.chunk),
         raw_npy=params.raw_dir is not None,
         **flow_options(params),
     )

@@ -2,12 +2,12 @@
 
 from sstsal.pipeline.job import job_log
 
-with job_log(snakemake.log[0]):  # noqa: F821 - injected by snakemake
+with job_log(snakemake.log[0]):
     from sstsal.pipeline.chunks import gather_saliency
 
     gather_saliency(
-        snakemake.input.chunks,  # noqa: F821
-        snakemake.output.maps,  # noqa: F821
-        snakemake.output.stack,  # noqa: F821
-        snakemake.input.frames,  # noqa: F821
+        snakemake.input.chunks,
+        snakemake.output.maps,
+        snakemake.output.stack,
+        snakemake.input.frames,
     )

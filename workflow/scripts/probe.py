@@ -2,14 +2,14 @@
 
 from sstsal.pipeline.job import job_log
 
-with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
+with job_log(snakemake.log[0], outputs=snakemake.output):
     import sys
 
-    from sstsal.pipeline.atomic import write_text
     from sstsal.media.video import probe_video
+    from sstsal.pipeline.atomic import write_text
 
-    info = probe_video(snakemake.input[0])  # noqa: F821
+    info = probe_video(snakemake.input[0])
     if info.aspect_warning:
         print(f"warning: {info.aspect_warning}", file=sys.stderr)
     print(info.to_json(), file=sys.stderr)
-    write_text(snakemake.output[0], info.to_json())  # noqa: F821
+    write_text(snakemake.output[0], info.to_json())

@@ -2,20 +2,20 @@
 
 from sstsal.pipeline.job import job_log
 
-with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
+with job_log(snakemake.log[0], outputs=snakemake.output):
     from sstsal.media.render import render_overlay
     from sstsal.media.video import VideoInfo
 
-    params = snakemake.params  # noqa: F821
+    params = snakemake.params
     render_overlay(
-        snakemake.input.video,  # noqa: F821
-        snakemake.input.stack,  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        snakemake.input.video,
+        snakemake.input.stack,
+        snakemake.output[0],
         width=params.width,
         alpha=params.alpha,
         colormap=params.colormap,
         interpolate=params.interpolate,
         crf=params.crf,
         preset=params.preset,
-        info=VideoInfo.from_json(snakemake.input.info),  # noqa: F821
+        info=VideoInfo.from_json(snakemake.input.info),
     )

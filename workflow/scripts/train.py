@@ -2,19 +2,19 @@
 
 from sstsal.pipeline.job import job_log
 
-with job_log(snakemake.log[0], threads=snakemake.threads):  # noqa: F821 - injected by the script directive
+with job_log(snakemake.log[0], threads=snakemake.threads):
     from pathlib import Path
 
     from sstsal.training.loop import DataLayout, TrainConfig, resume_or_start
 
-    params = snakemake.params  # noqa: F821
+    params = snakemake.params
     config = TrainConfig(**params.settings, use_flow=params.use_flow)
     layout = DataLayout(frames=params.frames, flow=params.flow, gt=params.gt)
     resume_or_start(
         layout,
         list(params.videos),
-        Path(snakemake.output.model).parent,  # noqa: F821
+        Path(snakemake.output.model).parent,
         config,
         device=params.device,
-        workers=min(4, snakemake.threads),  # noqa: F821
+        workers=min(4, snakemake.threads),
     )

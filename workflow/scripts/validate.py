@@ -2,15 +2,15 @@
 
 from sstsal.pipeline.job import job_log
 
-with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
+with job_log(snakemake.log[0], outputs=snakemake.output):
     from sstsal.media.frames import read_manifest
     from sstsal.pipeline.validation import validate_frame_set, write_validation
 
-    inputs = snakemake.input  # noqa: F821
+    inputs = snakemake.input
     manifest = read_manifest(inputs.manifest) if inputs.get("manifest") else None
     report = validate_frame_set(
         inputs.frames,
         inputs.get("flow") or None,
         expected_numbers=None if manifest is None else manifest["indices"],
     )
-    write_validation(snakemake.output[0], report)  # noqa: F821
+    write_validation(snakemake.output[0], report)
