@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-from sstsal.atomic import atomic_file
+from sstsal.pipeline.atomic import atomic_file
 from sstsal.errors import InputError
 
 # Bump when a change alters the camera path (triggers reruns through workflow params).
@@ -168,19 +168,35 @@ def view_scores(maps01: np.ndarray, candidates: np.ndarray, sigma_deg: float) ->
     return (small.reshape(len(small), -1) * solid_angle) @ kernel.astype(np.float32)
 
 
-def choose_targets(scores: np.ndarray, times: np.ndarray, settings: DirectorSettings) -> np.ndarray:
-    """Candidate index per sampled frame: the best time-smoothed score, with hysteresis."""
+def choose_targets(
+    scores: np.ndarray, times: np.ndarray, candidates: np.ndarray, settings: DirectorSettings
+) -> np.ndarray:
+    """(N, 3) target direction per sampled frame from the candidates' scores (N, C).
+
+    The scores are smoothed over time; the target follows the peak it is on (the best candidate
+    within one kernel width of it) unless another direction gathers ``switch_margin`` more, and
+    is refined between the grid points (score-weighted mean of the peak's neighbours), so a
+    moving peak gives a moving target rather than a staircase.
+    """
     if len(times) > 1 and settings.smoothing_s > 0:
         step = float(np.median(np.diff(times)))
-        scores = gaussian_filter1d(scores, settings.smoothing_s / step, axis=0, mode="nearest")
-    chosen = np.empty(len(scores), dtype=np.int64)
-    current = int(np.argmax(scores[0]))
+        scores = gaussian_filter1d(scores, settings.smoothing_s / max(step, 1e-6), axis=0, mode="nearest")
+    dirs = direction(candidates[:, 0], candidates[:, 1])
+    same_peak = math.cos(math.radians(settings.fov / 6))
+    neighbours = math.cos(math.radians(GRID_STEP_DEG * 1.5))
+    targets = np.empty((len(scores), 3))
+    current = dirs[int(np.argmax(scores[0]))]
     for i, row in enumerate(scores):
         best = int(np.argmax(row))
-        if row[current] < (1.0 - settings.switch_margin) * row[best]:
-            current = best
-        chosen[i] = current
-    return chosen
+        near = dirs @ current >= same_peak
+        local = int(np.flatnonzero(near)[np.argmax(row[near])]) if near.any() else best
+        pick = local if row[local] >= (1.0 - settings.switch_margin) * row[best] else best
+        around = dirs @ dirs[pick] >= neighbours
+        weights = row[around] - row[around].min()
+        mean = weights @ dirs[around] if weights.sum() > 0 else dirs[pick]
+        current = mean / np.linalg.norm(mean)
+        targets[i] = current
+    return targets
 
 
 def frame_targets(sample_frames: np.ndarray, sample_dirs: np.ndarray, frame_count: int) -> np.ndarray:
@@ -294,8 +310,7 @@ def camera_path(
     sample_frames = np.asarray(sample_frames)
     candidates = candidate_grid(settings.max_pitch)
     scores = view_scores(normalised_maps(maps), candidates, sigma_deg=settings.fov / 6)
-    chosen = choose_targets(scores, sample_frames / fps, settings)
-    sample_dirs = direction(candidates[chosen, 0], candidates[chosen, 1])
+    sample_dirs = choose_targets(scores, sample_frames / fps, candidates, settings)
     dirs, cuts = simulate_camera(frame_targets(sample_frames, sample_dirs, frame_count), fps, settings)
     yaw, pitch = yaw_pitch(dirs)
     return CameraPath(np.arange(frame_count) / fps, yaw, pitch, settings.fov, cuts)

@@ -17,11 +17,11 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
-from sstsal.atomic import atomic_file
+from sstsal.pipeline.atomic import atomic_file
 from sstsal.errors import InputError, SstsalError
-from sstsal.render import _mux_audio
-from sstsal.saliency_stack import load_stack
-from sstsal.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.media.render import _mux_audio
+from sstsal.pipeline.saliency_stack import load_stack
+from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
 from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, camera_path, measure_path
 
 # Bump when a change alters director.mp4 (triggers reruns through workflow params).
@@ -72,16 +72,26 @@ def sample_frames_of(names: list[str]) -> np.ndarray:
         raise InputError(f"saliency map names must end in _<source frame index>, got e.g. {names[:2]}") from None
 
 
-def director_path(
-    stack: str | Path, info: VideoInfo, settings: DirectorSettings = DirectorSettings()
-) -> tuple[CameraPath, PathMeasures]:
-    """The camera path of a video from its saliency stack, and its measures."""
-    maps, names = load_stack(stack)
+def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The maps (N, H, W) of a saliency stack and their source frame indices (N,), in frame order."""
+    if not Path(stack).is_file():
+        raise InputError(f"saliency stack {stack} does not exist: run the workflow (or sstsal predict --save-raw) first")
+    try:
+        maps, names = load_stack(stack)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"cannot read saliency stack {stack} ({exc}): it should be the workflow's saliency.npz") from None
     if len(names) == 0:
         raise InputError(f"{stack} holds no saliency maps")
     frames = sample_frames_of(names)
     order = np.argsort(frames)
-    maps, frames = maps[order], frames[order]
+    return maps[order], frames[order]
+
+
+def director_path(
+    stack: str | Path, info: VideoInfo, settings: DirectorSettings = DirectorSettings()
+) -> tuple[CameraPath, PathMeasures]:
+    """The camera path of a video from its saliency stack, and its measures."""
+    maps, frames = read_maps(stack)
     path = camera_path(maps, frames, fps=info.fps, frame_count=info.frame_count, settings=settings)
     return path, measure_path(path, maps, frames, info.fps)
 
