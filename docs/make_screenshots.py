@@ -24,7 +24,7 @@ DOCS = Path(__file__).resolve().parent
 def viewer_screenshot(page: Path, out: Path, seconds: float) -> None:
     from selenium.webdriver.common.by import By
 
-    driver = start_browser(1100, 900)
+    driver = start_browser(1100, 1010)
     try:
         driver.get(page.resolve().as_uri())
         driver.find_element(By.ID, "follow").click()
