@@ -1,5 +1,5 @@
 # SST-Sal saliency for a folder of 360-degree equirectangular videos.
-# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary.
+# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary, director, viewer.
 # Config keys: config/README.md. Run: snakemake --cores all [--config videos=/path/to/videos]
 
 from snakemake.utils import min_version
@@ -19,6 +19,7 @@ include: "workflow/rules/inference.smk"
 include: "workflow/rules/chunks.smk"  # chunk_frames > 0: flow and inference per chunk (cluster engineer)
 include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/viewing.smk"  # director.mp4 and viewer.html: ways to see the result
 include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
 
 
@@ -28,9 +29,10 @@ localrules:
     probe,
     validate,
     summary,
+    director_path,
 
 
 rule all:
     default_target: True
     input:
-        all_outputs() + evaluation_outputs(),
+        all_outputs() + evaluation_outputs() + viewing_outputs(),

@@ -30,7 +30,7 @@ VIDEO = "clip"
 SAMPLED = 28
 # Files that must be equal byte for byte between runs (the overlay is an H.264 encode whose
 # bytes depend on the encoder's threads; it is checked for presence only).
-SAME_BYTES = ("flow", "saliency", "directions.csv", "contact_sheet.png", "frames")
+SAME_BYTES = ("flow", "saliency", "directions.csv", "contact_sheet.png", "frames", "director.csv")
 
 
 def clip_config(chunk_frames: int = 0) -> dict:
@@ -42,6 +42,8 @@ def clip_config(chunk_frames: int = 0) -> dict:
         "model": {"device": "cpu"},
         "render": {"width": 256, "preset": "ultrafast"},
         "summary": {"frames": 4},
+        "director": {"width": 128, "height": 72, "preset": "ultrafast"},
+        "viewer": {"width": 128, "preset": "ultrafast"},
     }
 
 

@@ -37,6 +37,8 @@ def base_config(**changes) -> dict:
     config["flow"]["width"] = 512
     config["render"].update(width=256, preset="ultrafast")
     config["summary"] = {"frames": 4}
+    config["director"] = {"width": 160, "height": 90, "preset": "ultrafast"}
+    config["viewer"] = {"width": 256, "preset": "ultrafast"}
     for section, values in changes.items():
         if isinstance(values, dict):
             config.setdefault(section, {}).update(values)
@@ -94,7 +96,8 @@ def planned_jobs(workdir: Path, config: dict | None = None) -> list[tuple[str, s
 def outputs(workdir: Path, video: str) -> dict[str, Path]:
     root = workdir / "results" / video
     names = ["video.json", "frames", "frames.json", "flow_frames", "flow", "validation.json", "saliency",
-             "saliency.npz", "overlay.mp4", "contact_sheet.png", "directions.csv"]  # fmt: skip
+             "saliency.npz", "overlay.mp4", "contact_sheet.png", "directions.csv", "director.csv", "director.mp4",
+             "viewer.html"]  # fmt: skip
     return {name: root / name for name in names}
 
 
@@ -125,6 +128,12 @@ def test_whole_run_then_nothing_to_do(finished):
     assert names == [f"{VIDEO}_{i:04d}" for i in range(0, 36, 2)]
     overlay = probe_video(outputs(finished, VIDEO)["overlay.mp4"])
     assert (overlay.width, overlay.height, overlay.frame_count, overlay.fps, overlay.has_audio) == (256, 128, 36, 12, True)
+    director = probe_video(outputs(finished, VIDEO)["director.mp4"])
+    assert (director.width, director.height, director.frame_count, director.fps, director.has_audio) == (160, 90, 36, 12, True)
+    path = outputs(finished, VIDEO)["director.csv"].read_text().splitlines()
+    assert path[0] == "time_s,yaw_deg,pitch_deg,fov_deg,cut" and len(path) == 1 + 36
+    assert "saliency at the view centre / mean saliency" in (finished / "logs" / "director_path" / f"{VIDEO}.log").read_text()
+    assert b"data:video/mp4;base64," in outputs(finished, VIDEO)["viewer.html"].read_bytes()
     for rule in ("probe", "extract_frames", "extract_flow_frames", "flow", "validate", "inference", "render", "summary"):
         assert (finished / "logs" / rule / f"{VIDEO}.log").is_file(), rule
     for rule in ("flow", "inference", "render"):
@@ -138,7 +147,8 @@ def test_report(finished, tmp_path):
     report = tmp_path / "report.html"
     snakemake(finished, "--report", str(report))
     html = report.read_text(errors="replace")
-    for text in ("overlay.mp4", "contact_sheet.png", "directions.csv", "Overlay videos"):
+    for text in ("overlay.mp4", "contact_sheet.png", "directions.csv", "Overlay videos", "director.mp4", "viewer.html",
+                 "Director's cut", "360-degree viewer"):  # fmt: skip
         assert text in html, text
 
 
@@ -156,10 +166,22 @@ def test_render_width_reruns_only_render(finished, tmp_path):
 
 def test_flow_method_change_reruns_flow_and_after(finished):
     jobs = planned_jobs(finished, base_config(flow={"method": "farneback"}))
-    assert sorted(rule for rule, _ in jobs) == ["flow", "inference", "render", "summary", "validate"]
+    viewing = ["director", "director_path", "viewer"]
+    assert sorted(rule for rule, _ in jobs) == sorted(["flow", "inference", "render", "summary", "validate", *viewing])
     # the model frames and the frames at the flow width stay: extraction does not depend on the method
     jobs = planned_jobs(finished, base_config(flow={"method": "none"}))
-    assert sorted(rule for rule, _ in jobs) == ["inference", "render", "summary", "validate"]
+    assert sorted(rule for rule, _ in jobs) == sorted(["inference", "render", "summary", "validate", *viewing])
+
+
+def test_director_settings_rerun_the_viewing_rules_only(finished):
+    assert sorted(planned_jobs(finished, base_config(director={"max_speed": 30}))) == [
+        ("director", VIDEO), ("director_path", VIDEO), ("viewer", VIDEO)]  # fmt: skip
+    assert planned_jobs(finished, base_config(director={"width": 320})) == [("director", VIDEO)]
+    assert planned_jobs(finished, base_config(viewer={"crf": 35})) == [("viewer", VIDEO)]
+    # switched off: not planned, not asked for
+    off = base_config(director={"enabled": False, "max_speed": 30}, viewer={"enabled": False})
+    assert planned_jobs(finished, off) == []
+    snakemake(finished, "--dry-run", config=base_config())  # leave the config file as the other tests expect
 
 
 def test_add_videos_runs_only_theirs_and_broken_ones_fail_clearly(finished, tmp_path):

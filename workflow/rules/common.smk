@@ -121,6 +121,9 @@ STAGE_MODULES = {
     "render": "sstsal.media.render",
     "summary": "sstsal.pipeline.summary",
     "evaluation": "sstsal.evaluation.evaluate",
+    "camera": "sstsal.viewing.camera",
+    "director": "sstsal.viewing.director",
+    "viewer": "sstsal.viewing.viewer",
 }
 
 
@@ -238,4 +241,39 @@ def saliency_chunk_dirs(wildcards):
     return [
         result(wildcards.video, f"chunks/saliency/{label}")
         for label in chunk_labels(wildcards)
+    ]
+
+
+# ---- ways to see the result (rules in viewing.smk) ------------------------------------------
+
+# The camera's settings as one params value: any change reruns the path, the cut and the viewer.
+DIRECTOR_CAMERA = {
+    key: config["director"][key]
+    for key in (
+        "fov",
+        "smoothing_s",
+        "max_speed",
+        "max_accel",
+        "response_s",
+        "dead_zone",
+        "switch_margin",
+        "cut_angle",
+        "cut_after_s",
+        "max_pitch",
+    )
+}
+
+
+def viewing_outputs():
+    """director.mp4 / viewer.html (and director.csv) of every video with a source file, as enabled."""
+    names = (["director.mp4"] if config["director"]["enabled"] else []) + (
+        ["viewer.html"] if config["viewer"]["enabled"] else []
+    )
+    if names:
+        names.append("director.csv")
+    return [
+        result(video, name)
+        for video, source in VIDEOS.items()
+        if source is not None
+        for name in names
     ]

@@ -1,0 +1,196 @@
+"""The director's cut: a normal-field-of-view video whose camera follows the saliency.
+
+The camera path (:mod:`sstsal.viewing.camera`) is rendered from the source video at its full
+resolution: every decoded frame is resampled with ``cv2.remap`` through a rectilinear
+(gnomonic) projection, the seam wrapping around, and encoded as H.264 at the source frame rate
+with the source audio, next to ``director.csv`` (one row per output frame).
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import ffmpeg
+import numpy as np
+from tqdm import tqdm
+
+from sstsal.errors import InputError, SstsalError
+from sstsal.media.render import _mux_audio
+from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.pipeline.atomic import atomic_file
+from sstsal.pipeline.saliency_stack import load_stack
+from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, camera_path, measure_path
+
+# Bump when a change alters director.mp4 (triggers reruns through workflow params).
+OUTPUT_VERSION = 1
+
+
+def camera_rays(width: int, height: int, fov_deg: float) -> np.ndarray:
+    """(H, W, 3) float32 unit rays of a pinhole camera looking along +z (x right, y up)."""
+    focal = (width / 2) / math.tan(math.radians(fov_deg) / 2)
+    x = (np.arange(width, dtype=np.float32) + 0.5 - width / 2) / focal
+    y = -(np.arange(height, dtype=np.float32) + 0.5 - height / 2) / focal
+    xx, yy = np.meshgrid(x, y)
+    rays = np.stack([xx, yy, np.ones_like(xx)], axis=-1)
+    return rays / np.linalg.norm(rays, axis=-1, keepdims=True)
+
+
+def rotation(yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    """3x3 matrix turning the camera's forward (+z) to (yaw, pitch), keeping its up in the vertical plane."""
+    y, p = math.radians(yaw_deg), math.radians(pitch_deg)
+    yaw = np.array([[math.cos(y), 0, math.sin(y)], [0, 1, 0], [-math.sin(y), 0, math.cos(y)]])
+    pitch = np.array([[1, 0, 0], [0, math.cos(p), math.sin(p)], [0, -math.sin(p), math.cos(p)]])
+    return yaw @ pitch
+
+
+def equirect_maps(rays: np.ndarray, yaw: float, pitch: float, source_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """cv2.remap maps (x, y), float32 (H, W), of the rays turned to (yaw, pitch) in an equirect image."""
+    width, height = source_size
+    world = rays @ rotation(yaw, pitch).T.astype(np.float32)
+    lon = np.arctan2(world[..., 0], world[..., 2])
+    lat = np.arcsin(np.clip(world[..., 1], -1, 1))
+    map_x = (lon * (0.5 / math.pi) + 0.5) * width - 0.5
+    map_y = np.clip((0.5 - lat * (1 / math.pi)) * height - 0.5, 0, height - 1)
+    return map_x.astype(np.float32), map_y.astype(np.float32)
+
+
+def project(frame: np.ndarray, rays: np.ndarray, yaw: float, pitch: float) -> np.ndarray:
+    """The view of an equirectangular frame (H, W, 3) in direction (yaw, pitch), shaped like ``rays``."""
+    map_x, map_y = equirect_maps(rays, yaw, pitch, (frame.shape[1], frame.shape[0]))
+    # BORDER_WRAP: the columns left of 0 and right of the last are the other side of the seam
+    return cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_WRAP)
+
+
+def sample_frames_of(names: list[str]) -> np.ndarray:
+    """Source frame indices of stack names ``<video>_<index>``."""
+    try:
+        return np.array([int(n.rsplit("_", 1)[1]) for n in names])
+    except (IndexError, ValueError):
+        raise InputError(f"saliency map names must end in _<source frame index>, got e.g. {names[:2]}") from None
+
+
+def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The maps (N, H, W) of a saliency stack and their source frame indices (N,), in frame order."""
+    if not Path(stack).is_file():
+        raise InputError(f"saliency stack {stack} does not exist: run the workflow (or sstsal predict --save-raw) first")
+    try:
+        maps, names = load_stack(stack)
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"cannot read saliency stack {stack} ({exc}): it should be the workflow's saliency.npz") from None
+    if len(names) == 0:
+        raise InputError(f"{stack} holds no saliency maps")
+    frames = sample_frames_of(names)
+    order = np.argsort(frames)
+    return maps[order], frames[order]
+
+
+def director_path(
+    stack: str | Path, info: VideoInfo, settings: DirectorSettings = DirectorSettings()
+) -> tuple[CameraPath, PathMeasures]:
+    """The camera path of a video from its saliency stack, and its measures."""
+    maps, frames = read_maps(stack)
+    path = camera_path(maps, frames, fps=info.fps, frame_count=info.frame_count, settings=settings)
+    return path, measure_path(path, maps, frames, info.fps)
+
+
+def render_director(
+    video: str | Path,
+    path: CameraPath,
+    out_path: str | Path,
+    *,
+    settings: DirectorSettings = DirectorSettings(),
+    crf: int = 20,
+    preset: str = "medium",
+    info: VideoInfo | None = None,
+    progress: bool = True,
+) -> int:
+    """Render ``path`` (one row per source frame) from ``video`` at full resolution into an MP4.
+
+    A source that decodes to more frames than the path holds keeps the last direction. Returns
+    the number of frames written.
+    """
+    video, out_path = Path(video), Path(out_path)
+    info = info or probe_video(video)
+    size = settings.size
+    rays = camera_rays(size[0], size[1], path.fov)
+    decoder = (
+        ffmpeg.input(str(video))
+        .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
+        .global_args("-hide_banner", "-nostdin", "-v", "error")
+        .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)
+    )
+    frame_bytes = info.width * info.height * 3
+    with atomic_file(out_path) as tmp:
+        video_only = tmp.with_name(tmp.stem + ".video.mp4") if info.has_audio else tmp
+        encoder = (
+            ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{size[0]}x{size[1]}", framerate=info.rate)
+            .output(str(video_only), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset=preset,
+                    movflags="+faststart", f="mp4")  # fmt: skip
+            .global_args("-hide_banner", "-nostdin", "-v", "error")
+            .overwrite_output()
+            .run_async(cmd=ffmpeg_exe(), pipe_stdin=True)
+        )
+        bar = tqdm(total=info.frame_count, desc=f"director {video.stem}", unit="frame", disable=not progress,
+                   file=sys.stderr, mininterval=2.0)  # fmt: skip
+        written = 0
+        try:
+            while True:
+                buffer = decoder.stdout.read(frame_bytes)
+                if len(buffer) < frame_bytes:
+                    break
+                frame = np.frombuffer(buffer, np.uint8).reshape(info.height, info.width, 3)
+                row = min(written, len(path) - 1)
+                encoder.stdin.write(project(frame, rays, float(path.yaw[row]), float(path.pitch[row])).tobytes())
+                written += 1
+                bar.update()
+        finally:
+            bar.close()
+            encoder.stdin.close()
+            decoder.stdout.close()
+            encoder.wait()
+            decoder.wait()
+        try:
+            if decoder.returncode != 0 or encoder.returncode != 0 or written == 0:
+                raise SstsalError(
+                    f"rendering {out_path} failed (decoder exit {decoder.returncode}, encoder exit "
+                    f"{encoder.returncode}, {written} frames): see ffmpeg's messages above"
+                )
+            if info.has_audio:
+                _mux_audio(video_only, video, tmp)
+        finally:
+            if video_only != tmp:
+                video_only.unlink(missing_ok=True)
+    return written
+
+
+def write_director_path(
+    stack: str | Path, info: VideoInfo, out_csv: str | Path, settings: DirectorSettings = DirectorSettings()
+) -> PathMeasures:
+    """``director.csv`` of a video; prints and returns the path's measures."""
+    path, measures = director_path(stack, info, settings)
+    path.write_csv(out_csv)
+    print(f"{Path(info.path).name}: {measures.describe()}", file=sys.stderr)
+    return measures
+
+
+def make_director_cut(
+    video: str | Path,
+    stack: str | Path,
+    out_mp4: str | Path,
+    out_csv: str | Path,
+    *,
+    settings: DirectorSettings = DirectorSettings(),
+    crf: int = 20,
+    preset: str = "medium",
+    info: VideoInfo | None = None,
+    progress: bool = True,
+) -> PathMeasures:
+    """Both files of the director's cut (the CLI's one-step version)."""
+    info = info or probe_video(video)
+    measures = write_director_path(stack, info, out_csv, settings)
+    render_director(video, CameraPath.read_csv(out_csv), out_mp4, settings=settings, crf=crf, preset=preset,
+                    info=info, progress=progress)  # fmt: skip
+    return measures

@@ -1,0 +1,90 @@
+# Ways to see the result: the director's cut (director.enabled) and the 360-degree viewer page
+# (viewer.enabled). Both follow the camera path of director.csv.
+
+
+rule director_path:
+    """The director's camera path: one row per source frame (time, yaw, pitch, fov, cut)."""
+    input:
+        stack=result("{video}", "saliency.npz"),
+        info=result("{video}", "video.json"),
+    output:
+        report(
+            result("{video}", "director.csv"),
+            caption="../report/director_path.rst",
+            category="Director's cut",
+            labels={"video": "{video}", "file": "camera path"},
+        ),
+    log:
+        "logs/director_path/{video}.log",
+    benchmark:
+        "logs/benchmarks/director_path/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    params:
+        camera=DIRECTOR_CAMERA,
+        version=stage_version("camera"),
+    script:
+        "../scripts/director_path.py"
+
+
+rule director:
+    """The director's cut: a normal-field-of-view video along director.csv, from the full-resolution source."""
+    input:
+        video=source_video,
+        info=result("{video}", "video.json"),
+        path=result("{video}", "director.csv"),
+    output:
+        report(
+            result("{video}", "director.mp4"),
+            caption="../report/director.rst",
+            category="Director's cut",
+            labels={"video": "{video}", "file": "video"},
+        ),
+    log:
+        "logs/director/{video}.log",
+    benchmark:
+        "logs/benchmarks/director/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    threads: 2
+    params:
+        width=config["director"]["width"],
+        height=config["director"]["height"],
+        crf=config["director"]["crf"],
+        preset=config["director"]["preset"],
+        version=stage_version("director"),
+    script:
+        "../scripts/director.py"
+
+
+rule viewer:
+    """One self-contained HTML page: the video on a sphere with the heatmap, the director's path to follow."""
+    input:
+        video=source_video,
+        info=result("{video}", "video.json"),
+        stack=result("{video}", "saliency.npz"),
+        path=result("{video}", "director.csv"),
+    output:
+        report(
+            result("{video}", "viewer.html"),
+            caption="../report/viewer.rst",
+            category="360-degree viewer",
+            labels={"video": "{video}"},
+        ),
+    log:
+        "logs/viewer/{video}.log",
+    benchmark:
+        "logs/benchmarks/viewer/{video}.tsv"
+    conda:
+        "../envs/sstsal.yaml"
+    threads: 2
+    params:
+        width=config["viewer"]["width"],
+        crf=config["viewer"]["crf"],
+        preset=config["viewer"]["preset"],
+        audio_kbps=config["viewer"]["audio_kbps"],
+        alpha=config["render"]["alpha"],
+        colormap=config["render"]["colormap"],
+        version=stage_version("viewer"),
+    script:
+        "../scripts/viewer.py"
