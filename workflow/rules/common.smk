@@ -125,9 +125,10 @@ def gpu_request(here):
 
 
 # ---- memory and time of each job (threads are in each rule) -------------------------------
-# A rule states its request at the default settings: mem_mb in MB, runtime in minutes (SLURM's
-# --mem and --time). These resource functions scale it with the attempt, so a job resubmitted
-# after SLURM killed it (retries in profiles/slurm) asks for more; see sstsal.pipeline.resources.
+# Each rule states its request for the default settings (mem_mb in MB, runtime in minutes, i.e.
+# SLURM's --mem and --time). These resource functions scale it with the attempt, so a job
+# resubmitted after SLURM killed it (retries in profiles/slurm) asks for more, and for the flow
+# stages with the flow's working size; see sstsal.pipeline.resources.
 
 
 def per_attempt(base):
