@@ -1,6 +1,8 @@
 # SST-Sal saliency for a folder of 360-degree equirectangular videos.
 # Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary, director, viewer.
 # Config keys: config/README.md. Run: snakemake --cores all [--config videos=/path/to/videos]
+# Each rule declares its threads and resources (gpu, mem_mb, runtime: helpers in common.smk);
+# the cheap steps say `localrule: True`: on a cluster they run where snakemake runs.
 
 from snakemake.utils import min_version
 
@@ -23,16 +25,8 @@ include: "workflow/rules/viewing.smk"  # director.mp4 and viewer.html: ways to s
 include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
 
 
-# On a cluster (profiles/slurm) these cheap steps run where snakemake runs, not as SLURM jobs.
-localrules:
-    all,
-    probe,
-    validate,
-    summary,
-    director_path,
-
-
 rule all:
     default_target: True
     input:
         all_outputs() + evaluation_outputs() + viewing_outputs(),
+    localrule: True

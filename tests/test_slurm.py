@@ -4,8 +4,9 @@ One run of the small clip in chunks of 14 frames (2 flow and 2 inference GPU job
 with ``--workflow-profile profiles/slurm --profile .ci/slurm/profile``. While it runs, a watcher
 ``scancel``s one running inference chunk job; the profile's ``retries`` resubmit it. Then:
 the outputs equal the local unchunked run's bit for bit, every non-local job went through
-sbatch with the profile's resources (SLURM log files, job ids and states from squeue), the
-cancelled job was retried, and a second run has nothing to do.
+sbatch with the resources its rule declared (SLURM log files, job ids and states from squeue),
+the cancelled job was retried asking for twice the memory and time, and a second run has
+nothing to do.
 
 Needs ``sinfo``/``squeue``/``scancel`` talking to a cluster with a node able to hold the jobs.
 In CI (CI=true) a missing cluster is a failure; elsewhere the tests are skipped with the reason.
@@ -23,7 +24,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from clip_workflow import REPO, VIDEO, assert_same_results, new_workdir, reference_run, snakemake
 
 PROFILE = REPO / "profiles" / "slurm"
@@ -41,6 +41,9 @@ CLUSTER_JOBS = {
     "render": 1,
 }
 LOCAL_RULES = ["probe", "validate", "summary", "chunk_plan", "gather_flow"]
+# The largest memory request of this run (MB): gather_saliency's 16000, and the retried inference
+# chunk's second attempt, 2 x 8000 (workflow/rules/chunks.smk). A node must hold it.
+LARGEST_REQUEST_MB = 16000
 
 
 QUEUE_FIELDS = {  # squeue -O field: our name (no value of these fields contains a space)
@@ -80,11 +83,8 @@ def cluster_problem() -> str | None:
     usable = [int(mem) for state, mem in nodes if state.rstrip("*~#") in ("idle", "mixed", "allocated")]
     if not usable:
         return f"no node is up (sinfo: {out.stdout.strip() or 'no nodes'})"
-    # the largest memory request of this run's jobs in the profile must fit on a node
-    resources = yaml.safe_load((PROFILE / "config.yaml").read_text())["set-resources"]
-    need = max(resources.get(rule, {}).get("mem_mb", 0) for rule in CLUSTER_JOBS)
-    if max(usable) < need:
-        return f"the largest node has {max(usable)} MB but profiles/slurm asks up to {need} MB per job"
+    if max(usable) < LARGEST_REQUEST_MB:
+        return f"the largest node has {max(usable)} MB but the workflow asks up to {LARGEST_REQUEST_MB} MB per job"
     return None
 
 
@@ -160,6 +160,35 @@ def submissions(log: str) -> list[tuple[str, str, Path]]:
     return found
 
 
+def requested(log: str) -> dict[str, dict[str, str]]:
+    """{SLURM job id: the threads and resources the rule declared for that submission}, from the
+    run's log: Snakemake prints each job (its jobid, threads, resources) before the plugin
+    submits it, and again for a retry, whose resources are computed with the next attempt."""
+    blocks: dict[str, dict[str, str]] = {}
+    found, block = {}, None
+    for line in log.splitlines():
+        text = line.strip()
+        if re.fullmatch(r"(local)?(rule|checkpoint) \w+:", text):
+            block = {}
+        elif block is not None and (match := re.fullmatch(r"(jobid|threads): (\d+)", text)):
+            block[match[1]] = match[2]
+            if match[1] == "jobid":
+                blocks[match[2]] = block
+        elif block is not None and text.startswith("resources: "):
+            block.update(item.split("=", 1) for item in text.removeprefix("resources: ").split(", "))
+        elif not text:
+            block = None
+        if match := re.search(r"Job (\d+) has been submitted with SLURM jobid (\d+)", text):
+            found[match[2]] = dict(blocks[match[1]])
+    return found
+
+
+def time_limit(minutes: int) -> str:
+    """squeue's TimeLimit of a request of ``minutes``."""
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:00" if hours else f"{minutes}:00"
+
+
 def job_table(ids: list[str]) -> dict[str, dict[str, str]]:
     return jobs_in_queue("--states=all", "-j", ",".join(ids))
 
@@ -171,7 +200,7 @@ def test_slurm_run_gives_the_local_unchunked_results(slurm_run):
     assert sorted(p.name for p in (workdir / "results" / VIDEO / "chunks").rglob("*")) == ["plan.json"]
 
 
-def test_jobs_went_through_slurm_with_the_profile_resources(slurm_run):
+def test_jobs_went_through_slurm_with_the_rules_resources(slurm_run):
     workdir, log, watcher = slurm_run
     jobs = submissions(log)
     counts = {rule: sum(1 for r, _, _ in jobs if r == rule) for rule in CLUSTER_JOBS}
@@ -188,23 +217,27 @@ def test_jobs_went_through_slurm_with_the_profile_resources(slurm_run):
             text = path.read_text(errors="replace")
             assert re.search(rf"^(local)?rule {rule}:$", text, flags=re.M), text[-2000:]
             assert "1 of 1 steps (100%) done" in text, text[-2000:]
-    # SLURM's own record: each id is a real job that ran the rule with the profile's requests
+    # SLURM's own record: each id is a real job that ran the rule with the rule's requests
     table = job_table([job_id for _, job_id, _ in jobs])
     assert sorted(table) == sorted(job_id for _, job_id, _ in jobs)
-    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    asked = requested(log)
+    assert sorted(asked) == sorted(job_id for _, job_id, _ in jobs), log[-3000:]
     for rule, job_id, _ in jobs:
         row = table[job_id]
         assert row["comment"].startswith(f"rule_{rule}"), row
         cancelled = watcher.cancelled is not None and job_id == watcher.cancelled[0]
         assert row["state"] == ("CANCELLED" if cancelled else "COMPLETED"), row
-        requested = profile["set-resources"][rule]
+        request = asked[job_id]
         assert row["workdir"] == str(workdir), row
-        assert row["memory"] == f"{requested['mem_mb']}M", row
-        hours, minutes = divmod(requested["runtime"], 60)
-        assert row["time_limit"] == (f"{hours}:{minutes:02d}:00" if hours else f"{minutes}:00"), row
-        assert row["cpus"] == "1", row  # threads capped by the CI override's max-threads
-        # sbatch --gpus=1 for the GPU rules, scheduled on the CI cluster's stand-in GPUs
-        assert row["gpus"] == ("gres:gpu:1" if requested.get("gpu") else "N/A"), row
+        assert row["memory"] == f"{request['mem_mb']}M", (row, request)
+        assert row["time_limit"] == time_limit(int(request["runtime"])), (row, request)
+        # threads capped by the CI override's max-threads
+        assert request.get("threads", "1") == "1" and row["cpus"] == "1", (row, request)
+        # sbatch --gpus=1 for the GPU rules (gpu=1 on a cluster, whatever the login node has),
+        # scheduled on the CI cluster's stand-in GPUs
+        gpu = int(request.get("gpu", 0))
+        assert gpu == (rule in ("flow_chunk", "inference_chunk")), (rule, request)
+        assert row["gpus"] == ("gres:gpu:1" if gpu else "N/A"), row
 
 
 def test_a_job_cancelled_by_slurm_is_retried(slurm_run):
@@ -216,6 +249,16 @@ def test_a_job_cancelled_by_slurm_is_retried(slurm_run):
     attempts = [j for r, j, p in submissions(log) if r == "inference_chunk" and p.parent.name.endswith(label)]
     assert len(attempts) == 2 and attempts[0] == job_id, attempts
     assert job_table([attempts[1]])[attempts[1]]["state"] == "COMPLETED"
+    # the second attempt asked SLURM for twice the memory and time (the rule scales by attempt)
+    first, second = (job_table(attempts)[a] for a in attempts)
+    asked = requested(log)
+    assert int(asked[attempts[1]]["mem_mb"]) == 2 * int(asked[attempts[0]]["mem_mb"]), asked
+    assert int(asked[attempts[1]]["runtime"]) == 2 * int(asked[attempts[0]]["runtime"]), asked
+    assert (first["memory"], second["memory"]) == (
+        f"{asked[attempts[0]]['mem_mb']}M",
+        f"{asked[attempts[1]]['mem_mb']}M",
+    ), (first, second)
+    assert second["time_limit"] == time_limit(int(asked[attempts[1]]["runtime"])), second
 
 
 def test_a_second_run_has_nothing_to_do(slurm_run):

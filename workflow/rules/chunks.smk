@@ -55,7 +55,9 @@ if CHUNK_FRAMES > 0:
             "../envs/sstsal.yaml"
         threads: 4
         resources:
-            gpu=GPU,
+            gpu=gpu_request(GPU),
+            mem_mb=flow_sized(8000),
+            runtime=flow_sized(60),
         params:
             **dict(rules.flow.params.items()),
         script:
@@ -96,7 +98,9 @@ if CHUNK_FRAMES > 0:
             "../envs/sstsal.yaml"
         threads: 4
         resources:
-            gpu=GPU,
+            gpu=gpu_request(GPU),
+            mem_mb=per_attempt(8000),
+            runtime=per_attempt(60),
         params:
             **dict(rules.inference.params.items()),
         script:
@@ -112,9 +116,13 @@ if CHUNK_FRAMES > 0:
             stack=result("{video}", "saliency.npz"),
         log:
             "logs/gather_saliency/{video}.log",
-        # not local: it holds every raw map of the video in memory and compresses the stack
         conda:
             "../envs/sstsal.yaml"
+        # not local: it holds every raw map of the video in memory and compresses the stack
+        threads: 2
+        resources:
+            mem_mb=per_attempt(16000),
+            runtime=per_attempt(30),
         params:
             **dict(rules.inference.params.items()),
             chunk_frames=CHUNK_FRAMES,

@@ -3,6 +3,7 @@
 
 import ast
 import importlib.util
+import json
 import os
 import re
 from pathlib import Path
@@ -15,6 +16,7 @@ from snakemake.utils import validate
 import sstsal
 from sstsal.errors import SstsalError
 from sstsal.pipeline.config import coerce_cli_strings
+from sstsal.pipeline.resources import flow_size_factor, scaled_request
 
 with open(
     workflow.source_path("../schemas/config.schema.yaml"), encoding="utf-8"
@@ -96,7 +98,7 @@ def cuda_available():
 
 DEVICE = config["model"]["device"]
 ON_CUDA = DEVICE.startswith("cuda") or (DEVICE == "auto" and cuda_available())
-GPU = 1 if ON_CUDA else 0  # resources: gpu=GPU on the flow and inference rules
+GPU = 1 if ON_CUDA else 0  # gpu_request(GPU) on the flow and inference rules
 
 
 def resolved_flow_method():
@@ -108,6 +110,59 @@ def resolved_flow_method():
 
 FLOW_METHOD = resolved_flow_method()
 FLOW_GPU = GPU if FLOW_METHOD == "raft" else 0  # DIS and Farneback run on the CPU
+
+
+def gpu_request(here):
+    """The resource function of a GPU stage's ``gpu``: ``here`` (1 or 0, from this machine's
+    CUDA) when the jobs run on this machine; 1 under a cluster executor (profiles/slurm), whose
+    jobs run on the cluster's GPU nodes whatever the login node has. Asked when each job is
+    scheduled, because the executor is set only after the workflow is read."""
+
+    def request(wildcards):
+        return here if workflow.local_exec else 1
+
+    return request
+
+
+# ---- memory and time of each job (threads are in each rule) -------------------------------
+# Each rule states its request for the default settings (mem_mb in MB, runtime in minutes, i.e.
+# SLURM's --mem and --time). These resource functions scale it with the attempt, so a job
+# resubmitted after SLURM killed it (retries in profiles/slurm) asks for more, and for the flow
+# stages with the flow's working size; see sstsal.pipeline.resources.
+
+
+def per_attempt(base):
+    """``base`` MB or minutes at the first attempt, twice that at the second, and so on."""
+
+    def request(wildcards, attempt):
+        return scaled_request(base, attempt)
+
+    return request
+
+
+def probed_width(video):
+    """The source video's width from its probe record; None before the probe ran, and with
+    bring-your-own frames (whose size need not be the source's)."""
+    if BYO_FRAMES:
+        return None
+    try:
+        return int(json.loads(Path(result(video, "video.json")).read_text())["width"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def flow_sized(base):
+    """``base`` at flow.width 2048, scaled by the pixels of the flow's working size (flow.width
+    capped by the probed source width) and by the attempt: for the stages that hold those frames.
+    """
+
+    def request(wildcards, attempt):
+        factor = flow_size_factor(
+            config["flow"]["width"], probed_width(wildcards.video)
+        )
+        return scaled_request(base, attempt, factor)
+
+    return request
 
 
 # The module whose OUTPUT_VERSION marks each stage's outputs. The params string is keyed by the

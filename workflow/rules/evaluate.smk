@@ -20,6 +20,9 @@ rule evaluate:
         "logs/evaluate/{video}.log",
     conda:
         "../envs/sstsal.yaml"
+    resources:
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
     params:
         version=stage_version("evaluation"),
     script:
@@ -48,6 +51,7 @@ rule evaluation_summary:
         ],
     log:
         "logs/evaluation_summary.log",
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:
@@ -71,9 +75,13 @@ rule train:
         "logs/train.log",
     conda:
         "../envs/sstsal.yaml"
-    threads: 4
+    threads: 8
     resources:
-        gpu=GPU,
+        gpu=gpu_request(GPU),
+        mem_mb=per_attempt(32000),
+        # not per attempt: a resubmitted run resumes where it stopped, and a longer request than
+        # the partition's limit would never start; set it to that limit (README, cluster section)
+        runtime=1440,
     params:
         settings=config["training"],
         use_flow=USE_FLOW,
@@ -91,7 +99,3 @@ rule train:
         device=DEVICE,
     script:
         "../scripts/train.py"
-
-
-localrules:
-    evaluation_summary,

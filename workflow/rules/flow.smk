@@ -12,7 +12,9 @@ rule flow:
         "../envs/sstsal.yaml"
     threads: 4
     resources:
-        gpu=FLOW_GPU,
+        gpu=gpu_request(FLOW_GPU),
+        mem_mb=flow_sized(16000),
+        runtime=flow_sized(120),
     params:
         method=FLOW_METHOD,
         width=config["flow"]["width"],

@@ -12,6 +12,11 @@ rule extract_frames:
         "logs/benchmarks/extract_frames/{video}.tsv"
     conda:
         "../envs/sstsal.yaml"
+    # ffmpeg decodes and scales the source video on several cores
+    threads: 4
+    resources:
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(120),
     params:
         size=[320, 240],
         sampling=config["extract"]["sampling"],
@@ -38,6 +43,10 @@ rule extract_flow_frames:
         "logs/benchmarks/extract_flow_frames/{video}.tsv"
     conda:
         "../envs/sstsal.yaml"
+    threads: 4
+    resources:
+        mem_mb=flow_sized(8000),
+        runtime=flow_sized(120),
     params:
         size=None,
         width=config["flow"]["width"],

@@ -15,7 +15,9 @@ rule inference:
         "../envs/sstsal.yaml"
     threads: 4
     resources:
-        gpu=GPU,
+        gpu=gpu_request(GPU),
+        mem_mb=per_attempt(16000),
+        runtime=per_attempt(120),
     params:
         no_flow=not USE_FLOW,
         checkpoint=config["model"]["checkpoint"],

@@ -8,6 +8,7 @@ rule probe:
         "logs/probe/{video}.log",
     benchmark:
         "logs/benchmarks/probe/{video}.tsv"
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

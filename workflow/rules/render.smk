@@ -17,7 +17,11 @@ rule render:
         "logs/benchmarks/render/{video}.tsv"
     conda:
         "../envs/sstsal.yaml"
-    threads: 2
+    # ffmpeg decodes the source and x264 encodes the overlay on several cores
+    threads: 4
+    resources:
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(120),
     params:
         width=config["render"]["width"],
         alpha=config["render"]["alpha"],

@@ -21,6 +21,7 @@ rule summary:
         "logs/summary/{video}.log",
     benchmark:
         "logs/benchmarks/summary/{video}.tsv"
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

@@ -10,6 +10,7 @@ rule validate:
         "logs/validate/{video}.log",
     benchmark:
         "logs/benchmarks/validate/{video}.tsv"
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

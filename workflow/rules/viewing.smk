@@ -18,6 +18,8 @@ rule director_path:
         "logs/director_path/{video}.log",
     benchmark:
         "logs/benchmarks/director_path/{video}.tsv"
+    # a few seconds of numpy on the maps: on a cluster it runs where snakemake runs
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:
@@ -46,7 +48,11 @@ rule director:
         "logs/benchmarks/director/{video}.tsv"
     conda:
         "../envs/sstsal.yaml"
+    # ffmpeg decodes the full-resolution source, cv2.remap and x264 share the rest
     threads: 2
+    resources:
+        mem_mb=per_attempt(8000),
+        runtime=per_attempt(120),
     params:
         width=config["director"]["width"],
         height=config["director"]["height"],
@@ -78,6 +84,9 @@ rule viewer:
     conda:
         "../envs/sstsal.yaml"
     threads: 2
+    resources:
+        mem_mb=per_attempt(4000),
+        runtime=per_attempt(60),
     params:
         width=config["viewer"]["width"],
         crf=config["viewer"]["crf"],
