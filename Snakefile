@@ -1,5 +1,6 @@
 # SST-Sal saliency for a folder of 360-degree equirectangular videos.
-# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary.
+# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary,
+# provenance.
 # Config keys: config/README.md. Run: snakemake --cores all [--config videos=/path/to/videos]
 
 from snakemake.utils import min_version
@@ -19,6 +20,7 @@ include: "workflow/rules/inference.smk"
 include: "workflow/rules/chunks.smk"  # chunk_frames > 0: flow and inference per chunk (cluster engineer)
 include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/provenance.smk"  # results/<video>/provenance.json from each stage's record
 include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
 
 
@@ -28,6 +30,7 @@ localrules:
     probe,
     validate,
     summary,
+    provenance,
 
 
 rule all:
