@@ -3,6 +3,7 @@
 
 import ast
 import importlib.util
+import logging
 import os
 import re
 import signal
@@ -281,6 +282,11 @@ def note_interrupt(signum, frame):
     signal.default_int_handler(signum, frame)
 
 
+def quiet_after_interrupt(record):
+    """Logging filter: after Ctrl-C, the jobs cut short are no errors worth a screenful each."""
+    return not INTERRUPTED or record.levelno < logging.ERROR
+
+
 def report_requested():
     """Whether this is `snakemake --report`: the Snakefile is read before Snakemake says so."""
     return any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv[1:])
@@ -309,6 +315,7 @@ onstart:
         logger.info(f"flow.method auto: {FLOW_METHOD} ({why})")
     check_checkpoints({job.rule.name for job in workflow.dag.needrun_jobs()})
     signal.signal(signal.SIGINT, note_interrupt)
+    logger.addFilter(quiet_after_interrupt)
 
 
 onerror:
