@@ -141,8 +141,10 @@ def test_report(finished, tmp_path):
     for text in ("overlay.mp4", "contact_sheet.png", "directions.csv", "Overlay videos", "provenance.json", "Provenance"):
         assert text in html, text
     # the report of another folder than the run's: refused, naming what is missing, no report written
-    other = tmp_path / "other.html"
-    refused = snakemake(finished, "--report", str(other), config=base_config(videos=str(tmp_path / "elsewhere")), check=False)
+    other, elsewhere = tmp_path / "other.html", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy2(finished / "data" / "videos" / f"{VIDEO}.mp4", elsewhere / "not run.mp4")
+    refused = snakemake(finished, "--report", str(other), config=base_config(videos=str(elsewhere)), check=False)
     snakemake(finished, "--dry-run", config=base_config())  # leave the config file as the other tests expect
     assert refused.returncode != 0 and not other.exists()
     assert "no finished run to report" in refused.stderr and "same --config" in refused.stderr, refused.stderr[-2000:]
