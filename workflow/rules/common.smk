@@ -21,7 +21,6 @@ from sstsal.errors import SstsalError
 from sstsal.pipeline.config import check_config, coerce_cli_strings
 
 
-
 def stop(message):
     """End the run before any job with one ``error:`` line (no Snakemake traceback)."""
     print(f"error: {message}", file=sys.stderr, flush=True)
@@ -263,10 +262,22 @@ def check_checkpoints(rules_to_run):
     found = []
     try:
         if rules_to_run & SSTSAL_RULES:
-            found.append(ensure_sstsal_checkpoint(config["model"]["checkpoint"], use_flow=USE_FLOW))
+            found.append(
+                ensure_sstsal_checkpoint(
+                    config["model"]["checkpoint"], use_flow=USE_FLOW
+                )
+            )
         if rules_to_run & RAFT_RULES and FLOW_METHOD == "raft" and not BYO_FLOW:
-            why = "flow.method auto chose it" if FLOW_METHOD_REQUESTED == "auto" else "flow.method is raft"
-            found.append(ensure_raft_weights(config["flow"]["raft_checkpoint"], why=f"the run uses RAFT ({why})"))
+            why = (
+                "flow.method auto chose it"
+                if FLOW_METHOD_REQUESTED == "auto"
+                else "flow.method is raft"
+            )
+            found.append(
+                ensure_raft_weights(
+                    config["flow"]["raft_checkpoint"], why=f"the run uses RAFT ({why})"
+                )
+            )
     except SstsalError as exc:
         stop(exc)
     for checkpoint in found:
@@ -311,7 +322,11 @@ onstart:
                 "in another folder (snakemake --directory DIR)"
             )
     if FLOW_METHOD_REQUESTED == "auto" and USE_FLOW and not BYO_FLOW:
-        why = "flow.auto: raft" if config["flow"]["auto"] == "raft" else ("CUDA available" if ON_CUDA else "no CUDA device here")
+        why = (
+            "flow.auto: raft"
+            if config["flow"]["auto"] == "raft"
+            else ("CUDA available" if ON_CUDA else "no CUDA device here")
+        )
         logger.info(f"flow.method auto: {FLOW_METHOD} ({why})")
     check_checkpoints({job.rule.name for job in workflow.dag.needrun_jobs()})
     signal.signal(signal.SIGINT, note_interrupt)

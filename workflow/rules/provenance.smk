@@ -9,13 +9,13 @@ rule provenance:
             category="Provenance",
             labels={"video": "{video}"},
         ),
-    params:
-        config=config,
-        source=lambda wildcards: VIDEOS[wildcards.video],
+    log:
+        "logs/provenance/{video}.log",
     localrule: True
     conda:
         "../envs/sstsal.yaml"
-    log:
-        "logs/provenance/{video}.log",
+    params:
+        config=config,
+        source=lambda wildcards: VIDEOS[wildcards.video],
     script:
         "../scripts/provenance.py"
