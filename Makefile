@@ -34,9 +34,11 @@ lint: venv
 	$(VENV)/bin/snakemake --lint --directory .test --snakefile Snakefile --cores 1
 
 run: venv
-	@# demo-data prints the demo's snakemake arguments (flow.method auto) when data/videos has only the demo clip
+	@# demo-data prints the demo's snakemake arguments (flow.method auto) when data/videos has only the demo clip.
+	@# With SSTSAL_MODELS set, its checkpoints are copied into the model cache (sha256-checked), so that
+	@# later plain `snakemake` runs find them too; otherwise they are downloaded.
 	demo_args="$$($(PY) -m sstsal demo-data data/videos)" && \
-	$(PY) -m sstsal download && \
+	if [ -n "$$SSTSAL_MODELS" ]; then $(PY) -m sstsal download --from "$$SSTSAL_MODELS"; else $(PY) -m sstsal download; fi && \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) $$demo_args
 	@echo "Results are in $(abspath results)/<video>/ (saliency/, overlay.mp4, contact_sheet.png, directions.csv)"
 

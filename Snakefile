@@ -1,5 +1,6 @@
 # SST-Sal saliency for a folder of 360-degree equirectangular videos.
-# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary, director, viewer.
+# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary,
+# director, viewer, provenance.
 # Config keys: config/README.md. Run: snakemake --cores all [--config videos=/path/to/videos]
 # Each rule declares its threads and resources (gpu, mem_mb, runtime: helpers in common.smk);
 # the cheap steps say `localrule: True`: on a cluster they run where snakemake runs.
@@ -22,6 +23,7 @@ include: "workflow/rules/chunks.smk"  # chunk_frames > 0: flow and inference per
 include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/viewing.smk"  # director.mp4 and viewer.html: ways to see the result
+include: "workflow/rules/provenance.smk"  # results/<video>/provenance.json from each stage's record
 include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
 
 

@@ -11,3 +11,7 @@ class InputError(SstsalError):
 
 class CheckpointError(SstsalError):
     """A checkpoint is missing, unsafe, corrupt or of an unexpected architecture."""
+
+
+class ConfigError(SstsalError):
+    """A workflow setting is unknown or has a value the schema does not allow."""

@@ -148,14 +148,50 @@ def test_report(finished, tmp_path):
     snakemake(finished, "--report", str(report))
     html = report.read_text(errors="replace")
     for text in ("overlay.mp4", "contact_sheet.png", "directions.csv", "Overlay videos", "director.mp4", "viewer.html",
-                 "Director's cut", "360-degree viewer"):  # fmt: skip
+                 "Director's cut", "360-degree viewer",
+                 "provenance.json", "Provenance"):  # fmt: skip
         assert text in html, text
+    # the report of another folder than the run's: refused, naming what is missing, no report written
+    other, elsewhere = tmp_path / "other.html", tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy2(finished / "data" / "videos" / f"{VIDEO}.mp4", elsewhere / "not run.mp4")
+    refused = snakemake(finished, "--report", str(other), config=base_config(videos=str(elsewhere)), check=False)
+    snakemake(finished, "--dry-run", config=base_config())  # leave the config file as the other tests expect
+    assert refused.returncode != 0 and not other.exists()
+    assert "no finished run to report" in refused.stderr and "same --config" in refused.stderr, refused.stderr[-2000:]
+
+
+def test_provenance(finished):
+    """results/<video>/provenance.json: versions, checkpoints with sha256, flow and device, settings, stage times."""
+    import hashlib
+    import json
+
+    data = json.loads((finished / "results" / VIDEO / "provenance.json").read_text())
+    software = data["software"]
+    for key in ("sstsal", "python", "torch", "torchvision", "snakemake", "opencv", "ffmpeg"):
+        assert software[key], key
+    assert software["git"]["commit"] == subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True,
+                                                       text=True).stdout.strip()  # fmt: skip
+    shared_sha = hashlib.sha256((shared_dir() / "models" / "SST_Sal.pth").read_bytes()).hexdigest()
+    assert data["checkpoints"] == [{"role": "SST-Sal", "path": str(shared_dir() / "models" / "SST_Sal.pth"), "sha256": shared_sha}]
+    assert data["flow"]["method"] == "dis" and "DIS" in data["flow"]["engine"] and data["flow"]["weights"] is None
+    assert data["inference"]["device"] == "cpu" and data["inference"]["frames"] == SAMPLED
+    stages = ("probe", "extract_frames", "extract_flow_frames", "flow", "validate", "inference", "render", "summary")
+    assert sorted(data["stages"]) == sorted(stages)
+    for stage in stages:
+        times = data["stages"][stage]
+        assert times["started"] <= times["finished"] and times["seconds"] >= 0, stage
+    assert data["settings"]["render"]["width"] == 256 and data["settings"]["flow"]["width"] == 512
+    assert data["config"]["flow"]["method"] == "dis"
+    # 18 sampled frames: fewer than the model's 20-frame window
+    assert any("fewer than the model's 20-frame window" in w for w in data["warnings"]), data["warnings"]
 
 
 def test_render_width_reruns_only_render(finished, tmp_path):
     workdir = copy_run(finished, tmp_path / "w")
     config = base_config(render={"width": 128})
-    assert planned_jobs(workdir, config) == [("render", VIDEO)]
+    # provenance is the cheap gather of the stage records: it follows every rerun
+    assert sorted(planned_jobs(workdir, config)) == [("provenance", VIDEO), ("render", VIDEO)]
     before = maps_of(workdir)[0]
     snakemake(workdir, config=config)
     overlay = probe_video(outputs(workdir, VIDEO)["overlay.mp4"])
@@ -167,10 +203,10 @@ def test_render_width_reruns_only_render(finished, tmp_path):
 def test_flow_method_change_reruns_flow_and_after(finished):
     jobs = planned_jobs(finished, base_config(flow={"method": "farneback"}))
     viewing = ["director", "director_path", "viewer"]
-    assert sorted(rule for rule, _ in jobs) == sorted(["flow", "inference", "render", "summary", "validate", *viewing])
+    assert sorted(rule for rule, _ in jobs) == sorted(["flow", "inference", "provenance", "render", "summary", "validate", *viewing])
     # the model frames and the frames at the flow width stay: extraction does not depend on the method
     jobs = planned_jobs(finished, base_config(flow={"method": "none"}))
-    assert sorted(rule for rule, _ in jobs) == sorted(["inference", "render", "summary", "validate", *viewing])
+    assert sorted(rule for rule, _ in jobs) == sorted(["inference", "provenance", "render", "summary", "validate", *viewing])
 
 
 def test_director_settings_rerun_the_viewing_rules_only(finished):
@@ -264,7 +300,7 @@ def test_bring_your_own_frames_and_flow(finished, tmp_path):
     workdir = tmp_path / "w"
     workdir.mkdir()
     config = base_config(inputs={"frames": str(byo / "frames"), "flow": str(byo / "flow")}, videos=str(tmp_path / "none"))
-    assert sorted(rule for rule, _ in planned_jobs(workdir, config)) == ["inference", "summary", "validate"]
+    assert sorted(rule for rule, _ in planned_jobs(workdir, config)) == ["inference", "provenance", "summary", "validate"]
     snakemake(workdir, config=config)
     maps, names = maps_of(workdir)
     reference, reference_names = maps_of(finished)

@@ -33,7 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if not argv:  # `sstsal` alone: the list of commands, not a usage error
+        parser.print_help()
+        return 0
+    args = parser.parse_args(argv)
     configure_logging()
     try:
         return int(args.func(args) or 0)

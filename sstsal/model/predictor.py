@@ -17,6 +17,7 @@ videos into jobs) gives bit-identical maps.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -38,6 +39,18 @@ OUTPUT_VERSION = 1
 
 WINDOW = 20
 WARMUP = 4
+
+logger = logging.getLogger(__name__)
+
+
+def temporal_context_warning(n_frames: int) -> str | None:
+    """A warning for videos shorter than one window: their maps see little temporal context."""
+    if n_frames >= WINDOW:
+        return None
+    return (
+        f"only {n_frames} sampled frames (fewer than the model's {WINDOW}-frame window): its maps have little "
+        "temporal context, the first ones almost none; treat them with care"
+    )
 
 
 @dataclass(frozen=True)
@@ -179,6 +192,9 @@ def predict_folder(
     if checkpoint is None:
         checkpoint = checkpoint_path("SST_Sal_wo_OF.pth" if no_flow else "SST_Sal.pth")
     model = load_model(checkpoint)
+    warning = temporal_context_warning(len(frames))
+    if warning and (frame_range is None or frame_range[0] == 0):
+        logger.warning("warning: %s: %s", Path(frames_dir).name, warning)
 
     maps = predict_maps(
         model, frame_paths, flow_paths, device=device, batch_size=batch_size, frame_range=frame_range, progress=progress

@@ -9,6 +9,7 @@ Order of look-up for a checkpoint file:
 from __future__ import annotations
 
 import os
+import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ def fetch_file(url: str, sha256: str, dest: Path, *, timeout: float = 60.0) -> P
     return dest
 
 
-def checkpoint_path(name: str = "SST_Sal.pth", *, download: bool = True) -> Path:
+def checkpoint_path(name: str = "SST_Sal.pth", *, download: bool = True, timeout: float = 60.0) -> Path:
     """Path of a published checkpoint, from SSTSAL_MODELS, the cache, or a download."""
     if name not in CHECKPOINTS:
         raise CheckpointError(f"unknown checkpoint {name!r}: known are {', '.join(CHECKPOINTS)}")
@@ -99,4 +100,69 @@ def checkpoint_path(name: str = "SST_Sal.pth", *, download: bool = True) -> Path
     cached = models_dir() / name
     if not download and not cached.is_file():
         raise CheckpointError(f"checkpoint {name} not found: run `sstsal download` or put it at {cached}")
-    return fetch_file(spec.url, spec.sha256, cached)
+    return fetch_file(spec.url, spec.sha256, cached, timeout=timeout)
+
+
+def known_files() -> dict[str, str | None]:
+    """{file name: sha256 or None} of every checkpoint ``copy_from_folder`` takes.
+
+    The SST-Sal checkpoints and the published ``raft-sintel.pth`` go to :func:`models_dir`;
+    torchvision's RAFT weights file goes to the torch hub cache, where torchvision looks.
+    """
+    files: dict[str, str | None] = {name: spec.sha256 for name, spec in CHECKPOINTS.items()}
+    from sstsal.flow.raft import PUBLISHED_CHECKPOINT_NAME, PUBLISHED_CHECKPOINT_SHA256, torchvision_weights_path
+
+    files[PUBLISHED_CHECKPOINT_NAME] = PUBLISHED_CHECKPOINT_SHA256
+    files[torchvision_weights_path().name] = None  # torchvision's name holds a sha256 prefix
+    return files
+
+
+def _destination(name: str) -> Path:
+    from sstsal.flow.raft import torchvision_weights_path
+
+    hub = torchvision_weights_path()
+    return hub if name == hub.name else models_dir() / name
+
+
+def copy_from_folder(folder: str | os.PathLike, names: list[str] | None = None) -> list[tuple[str, Path]]:
+    """Copy the known checkpoints found in ``folder`` into the cache after checking their sha256.
+
+    Every later run finds them there, without ``SSTSAL_MODELS``. ``names``: the files that must
+    be there (default: whichever known files the folder holds, at least one). Every file is
+    checked before anything is copied; returns (name, destination) of each copied file.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder} is not a folder: give the folder holding {', '.join(CHECKPOINTS)}")
+    known = known_files()
+    if names:
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise CheckpointError(f"unknown checkpoint {unknown[0]!r}: known are {', '.join(known)}")
+        missing = [n for n in names if not (folder / n).is_file()]
+        if missing:
+            raise CheckpointError(f"{folder} has no {', '.join(missing)}")
+    else:
+        names = [n for n in known if (folder / n).is_file()]
+        if not names:
+            raise CheckpointError(f"{folder} holds none of {', '.join(known)}: give the folder the checkpoints are in")
+    for name in names:
+        expected, actual = known[name], sha256_of(folder / name)
+        if expected is None:  # torchvision: <name>-<first hex digits of its sha256>.pth
+            expected_prefix = name.rsplit("-", 1)[-1].split(".")[0]
+            ok = actual.startswith(expected_prefix)
+        else:
+            ok = actual == expected
+        if not ok:
+            raise CheckpointError(
+                f"{folder / name} has sha256 {actual}, not that of the published file: nothing copied; "
+                "get an intact copy (or delete it from that folder)"
+            )
+    copied = []
+    for name in names:
+        dest = _destination(name)
+        if not (dest.is_file() and sha256_of(dest) == sha256_of(folder / name)):
+            with atomic_file(dest) as tmp:
+                shutil.copyfile(folder / name, tmp)
+        copied.append((name, dest))
+    return copied

@@ -10,23 +10,34 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from sstsal.errors import SstsalError
 from sstsal.logs import configure_logging
 from sstsal.pipeline.atomic import remove_stale_temporaries
+from sstsal.pipeline.provenance import StageRecord, recording
 
 
 @contextlib.contextmanager
 def job_log(
-    log_path: str | os.PathLike, *, outputs: Iterable[str] = (), threads: int | None = None
-) -> Iterator[None]:
+    log_path: str | os.PathLike,
+    *,
+    outputs: Iterable[str] = (),
+    threads: int | None = None,
+    record: str | os.PathLike | None = None,
+    rule: str = "",
+    params: Mapping[str, Any] | None = None,
+) -> Iterator[StageRecord]:
     """Send stderr (progress bars, warnings, tracebacks) to ``log_path`` for the job's duration.
 
     outputs: the job's outputs, whose stale temporaries from a killed earlier attempt are removed.
     threads: the job's Snakemake threads, applied to OpenCV and (if loaded later) torch.
-    An SstsalError becomes ``error: <message>`` in the log and on the console, exit code 1.
+    record, rule, params: the job's provenance record (sstsal.pipeline.provenance), written to
+    ``record`` when the job succeeds; the job adds facts to the yielded record.
+    An SstsalError becomes ``error: <message>`` in the log and on the console, exit code 1;
+    Ctrl-C ends the job with one line in the log and no traceback (Snakemake says how to resume).
     """
     console = sys.stderr
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -42,12 +53,18 @@ def job_log(
 
             cv2.setNumThreads(threads)
         try:
-            yield
+            with recording(record, rule, params or {}) as stage:
+                stage.console = console
+                yield stage
         except SstsalError as exc:
             print(f"error: {exc}", file=log)
             print(f"error: {exc}\n(log: {log_path})", file=console)
             sys.stderr = console
             raise SystemExit(1) from None
+        except KeyboardInterrupt:
+            print("interrupted (Ctrl-C): nothing of this job was kept", file=log)
+            sys.stderr = console
+            raise SystemExit(130) from None
         finally:
             sys.stderr = console
 
@@ -69,3 +86,16 @@ def flow_options(params) -> dict:
         "color_order": params.color_order,
         "save_raw": False,
     }
+
+
+def stage_job(job: Any, *, threads: bool = False) -> contextlib.AbstractContextManager[StageRecord]:
+    """:func:`job_log` for a workflow ``script:``'s ``snakemake`` object: its log, its outputs,
+    its provenance record (output ``record``, when the rule has one) and, with ``threads``, its threads."""
+    return job_log(
+        job.log[0],
+        outputs=job.output,
+        threads=job.threads if threads else None,
+        record=job.output.get("record"),
+        rule=job.rule,
+        params=job.params,
+    )

@@ -47,6 +47,7 @@ if CHUNK_FRAMES > 0:
             plan=result("{video}", "chunks/plan.json"),
         output:
             chunk=temp(directory(result("{video}", "chunks/flow/{chunk}"))),
+            record=temp(result("{video}", "chunks/records/flow/{chunk}.json")),
         log:
             "logs/flow_chunk/{video}/{chunk}.log",
         benchmark:
@@ -67,9 +68,11 @@ if CHUNK_FRAMES > 0:
         """The chunks' flow images as one folder, as the whole-video flow rule writes it."""
         input:
             chunks=flow_chunk_dirs,
+            records=flow_chunk_records,
             frames=flow_source_frames,
         output:
             flow=directory(result("{video}", "flow")),
+            record=stage_record("flow"),
         log:
             "logs/gather_flow/{video}.log",
         localrule: True
@@ -90,6 +93,7 @@ if CHUNK_FRAMES > 0:
             plan=result("{video}", "chunks/plan.json"),
         output:
             chunk=temp(directory(result("{video}", "chunks/saliency/{chunk}"))),
+            record=temp(result("{video}", "chunks/records/saliency/{chunk}.json")),
         log:
             "logs/inference_chunk/{video}/{chunk}.log",
         benchmark:
@@ -110,10 +114,12 @@ if CHUNK_FRAMES > 0:
         """The chunks' maps as the saliency folder and float16 stack of the whole-video rule."""
         input:
             chunks=saliency_chunk_dirs,
+            records=saliency_chunk_records,
             frames=model_frames,
         output:
             maps=directory(result("{video}", "saliency")),
             stack=result("{video}", "saliency.npz"),
+            record=stage_record("inference"),
         log:
             "logs/gather_saliency/{video}.log",
         conda:

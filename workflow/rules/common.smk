@@ -4,24 +4,42 @@
 import ast
 import importlib.util
 import json
+import logging
 import os
 import re
+import signal
+import sys
 from pathlib import Path
 
 import yaml
 
 from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 from snakemake.utils import validate
 
 import sstsal
 from sstsal.errors import SstsalError
-from sstsal.pipeline.config import coerce_cli_strings
+from sstsal.pipeline.config import check_config, coerce_cli_strings
 from sstsal.pipeline.resources import flow_size_factor, scaled_request
+
+
+def stop(message):
+    """End the run before any job with one ``error:`` line (no Snakemake traceback)."""
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(1)
+
 
 with open(
     workflow.source_path("../schemas/config.schema.yaml"), encoding="utf-8"
 ) as _schema_file:
-    coerce_cli_strings(config, yaml.safe_load(_schema_file))
+    _schema = yaml.safe_load(_schema_file)
+coerce_cli_strings(config, _schema)
+# Unknown keys (typos such as `vidoes`) and bad values stop the run in one line, before any job;
+# snakemake's validate below only fills in the defaults then.
+try:
+    check_config(config, _schema)
+except SstsalError as exc:
+    stop(exc)
 validate(config, schema="../schemas/config.schema.yaml")
 
 
@@ -102,9 +120,9 @@ GPU = 1 if ON_CUDA else 0  # gpu_request(GPU) on the flow and inference rules
 
 
 def resolved_flow_method():
-    """auto -> raft on CUDA, dis otherwise; the others as given."""
+    """auto -> raft on CUDA (or where flow.auto says raft: clusters), dis otherwise; the others as given."""
     if FLOW_METHOD_REQUESTED == "auto":
-        return "raft" if ON_CUDA else "dis"
+        return "raft" if ON_CUDA or config["flow"]["auto"] == "raft" else "dis"
     return FLOW_METHOD_REQUESTED
 
 
@@ -255,11 +273,101 @@ def all_outputs():
     for video, source in VIDEOS.items():
         outputs += [
             result(video, n)
-            for n in ("saliency.npz", "contact_sheet.png", "directions.csv")
+            for n in (
+                "saliency.npz",
+                "contact_sheet.png",
+                "directions.csv",
+                "provenance.json",
+            )
         ]
         if source is not None:
             outputs.append(result(video, "overlay.mp4"))
     return outputs
+
+
+# ---- provenance (rule in provenance.smk; records written by sstsal.pipeline.job.stage_job) ----
+
+
+def stage_record(stage):
+    """The provenance record a stage's job writes next to its outputs."""
+    return result("{video}", f"provenance/{stage}.json")
+
+
+def stage_records(wildcards):
+    """The records of every stage that runs for this video."""
+    video, source = wildcards.video, VIDEOS[wildcards.video]
+    stages = ["validate", "inference", "summary"]
+    if source is not None:
+        stages += ["probe", "render"]
+    if not BYO_FRAMES:
+        stages += ["extract_frames"]
+    if USE_FLOW and not BYO_FLOW:
+        stages += ["flow"] + ([] if BYO_FRAMES else ["extract_flow_frames"])
+    return [result(video, f"provenance/{stage}.json") for stage in sorted(stages)]
+
+
+# ---- checks before the first job, Ctrl-C, reports ---------------------------------------------
+
+# Rules whose jobs load each kind of weights (with chunks, the gather rules stand for their chunks).
+SSTSAL_RULES = {"inference", "inference_chunk", "gather_saliency"}
+RAFT_RULES = {"flow", "flow_chunk", "gather_flow"}
+
+
+def check_checkpoints(rules_to_run):
+    """Every checkpoint the jobs to run need is here, or is downloaded now; else stop naming it."""
+    from sstsal.pipeline.preflight import ensure_raft_weights, ensure_sstsal_checkpoint
+
+    found = []
+    try:
+        if rules_to_run & SSTSAL_RULES:
+            found.append(
+                ensure_sstsal_checkpoint(
+                    config["model"]["checkpoint"], use_flow=USE_FLOW
+                )
+            )
+        if rules_to_run & RAFT_RULES and FLOW_METHOD == "raft" and not BYO_FLOW:
+            why = (
+                "flow.method auto chose it"
+                if FLOW_METHOD_REQUESTED == "auto"
+                else "flow.method is raft"
+            )
+            found.append(
+                ensure_raft_weights(
+                    config["flow"]["raft_checkpoint"], why=f"the run uses RAFT ({why})"
+                )
+            )
+    except SstsalError as exc:
+        stop(exc)
+    for checkpoint in found:
+        logger.info(f"{checkpoint.role} weights: {checkpoint.path}")
+
+
+INTERRUPTED = []
+
+
+def note_interrupt(signum, frame):
+    """Remember Ctrl-C (for onerror), then let Snakemake stop its jobs as it always does."""
+    INTERRUPTED.append(signum)
+    signal.default_int_handler(signum, frame)
+
+
+def quiet_after_interrupt(record):
+    """Logging filter: after Ctrl-C, the jobs cut short are no errors worth a screenful each."""
+    return not INTERRUPTED or record.levelno < logging.ERROR
+
+
+def report_requested():
+    """Whether this is `snakemake --report`: the Snakefile is read before Snakemake says so."""
+    return any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv[1:])
+
+
+if report_requested():
+    _missing = [path for path in all_outputs() if not Path(path).exists()]
+    if _missing:
+        stop(
+            f"no finished run to report for videos={config['videos']} ({_missing[0]} is missing): give --report "
+            "the same --config as the run it should show, or run `snakemake --cores all` with that --config first"
+        )
 
 
 onstart:
@@ -271,6 +379,28 @@ onstart:
                 f"cannot write to {probe_dir.resolve()}: make it writable (chmod u+w) or run the workflow "
                 "in another folder (snakemake --directory DIR)"
             )
+    if FLOW_METHOD_REQUESTED == "auto" and USE_FLOW and not BYO_FLOW:
+        why = (
+            "flow.auto: raft"
+            if config["flow"]["auto"] == "raft"
+            else ("CUDA available" if ON_CUDA else "no CUDA device here")
+        )
+        logger.info(f"flow.method auto: {FLOW_METHOD} ({why})")
+    check_checkpoints({job.rule.name for job in workflow.dag.needrun_jobs()})
+    signal.signal(signal.SIGINT, note_interrupt)
+    logger.addFilter(quiet_after_interrupt)
+
+
+onerror:
+    # Ctrl-C: one line on how to go on instead of "At least one job did not complete successfully".
+    # SystemExit unwinds through Snakemake's directory lock, which is released as usual.
+    if INTERRUPTED:
+        print(
+            "interrupted: finished outputs are kept; run the same command again to resume",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(130)
 
 
 # ---- chunks of long videos (config chunk_frames; rules in chunks.smk) ---------------------
@@ -331,4 +461,18 @@ def viewing_outputs():
         for video, source in VIDEOS.items()
         if source is not None
         for name in names
+    ]
+
+
+def flow_chunk_records(wildcards):
+    return [
+        result(wildcards.video, f"chunks/records/flow/{label}.json")
+        for label in chunk_labels(wildcards)
+    ]
+
+
+def saliency_chunk_records(wildcards):
+    return [
+        result(wildcards.video, f"chunks/records/saliency/{label}.json")
+        for label in chunk_labels(wildcards)
     ]

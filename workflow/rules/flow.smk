@@ -4,6 +4,7 @@ rule flow:
         frames=flow_source_frames,
     output:
         flow=directory(result("{video}", "flow")),
+        record=stage_record("flow"),
     log:
         "logs/flow/{video}.log",
     benchmark:

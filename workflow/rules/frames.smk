@@ -6,6 +6,7 @@ rule extract_frames:
     output:
         frames=directory(result("{video}", "frames")),
         manifest=result("{video}", "frames.json"),
+        record=stage_record("extract_frames"),
     log:
         "logs/extract_frames/{video}.log",
     benchmark:
@@ -37,6 +38,7 @@ rule extract_flow_frames:
             if config["extract"]["keep_flow_frames"]
             else temp(directory(result("{video}", "flow_frames")))
         ),
+        record=stage_record("extract_flow_frames"),
     log:
         "logs/extract_flow_frames/{video}.log",
     benchmark:

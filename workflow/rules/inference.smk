@@ -7,6 +7,7 @@ rule inference:
     output:
         maps=directory(result("{video}", "saliency")),
         stack=result("{video}", "saliency.npz"),
+        record=stage_record("inference"),
     log:
         "logs/inference/{video}.log",
     benchmark:

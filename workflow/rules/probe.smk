@@ -4,6 +4,7 @@ rule probe:
         source_video,
     output:
         result("{video}", "video.json"),
+        record=stage_record("probe"),
     log:
         "logs/probe/{video}.log",
     benchmark:

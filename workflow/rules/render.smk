@@ -11,6 +11,7 @@ rule render:
             category="Overlay videos",
             labels={"video": "{video}"},
         ),
+        record=stage_record("render"),
     log:
         "logs/render/{video}.log",
     benchmark:

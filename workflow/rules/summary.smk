@@ -17,6 +17,7 @@ rule summary:
             category="Salient directions",
             labels={"video": "{video}"},
         ),
+        record=stage_record("summary"),
     log:
         "logs/summary/{video}.log",
     benchmark:

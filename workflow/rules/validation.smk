@@ -6,6 +6,7 @@ rule validate:
         manifest=frames_manifest,
     output:
         result("{video}", "validation.json"),
+        record=stage_record("validate"),
     log:
         "logs/validate/{video}.log",
     benchmark:

@@ -1,8 +1,8 @@
 """Extract sampled frames: sstsal.media.frames.extract_frames at model size or at the flow width."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output):
+with stage_job(snakemake) as stage:
     from sstsal.media.frames import extract_frames
     from sstsal.media.video import VideoInfo
 

@@ -1,11 +1,12 @@
 """Optical flow images of one video: sstsal.flow.engines.compute_flow_folder."""
 
-from sstsal.pipeline.job import flow_options, job_log
+from sstsal.pipeline.job import flow_options, stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):
+with stage_job(snakemake, threads=True) as stage:
     import sys
 
     from sstsal.flow.engines import compute_flow_folder
+    from sstsal.pipeline.provenance import flow_facts
 
     params = snakemake.params
     requested = snakemake.config["flow"]["method"]
@@ -17,3 +18,4 @@ with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threa
         raw_npy_dir=params.raw_dir,
         **flow_options(params),
     )
+    stage.facts.update(flow_facts(params))

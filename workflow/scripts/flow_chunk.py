@@ -3,10 +3,11 @@
 The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.job.flow_options.
 """
 
-from sstsal.pipeline.job import flow_options, job_log
+from sstsal.pipeline.job import flow_options, stage_job
 
-with job_log(snakemake.log[0], threads=snakemake.threads):
+with stage_job(snakemake, threads=True) as stage:
     from sstsal.pipeline.chunks import compute_flow_chunk, parse_chunk_label
+    from sstsal.pipeline.provenance import flow_facts
 
     params = snakemake.params
     compute_flow_chunk(
@@ -16,3 +17,4 @@ with job_log(snakemake.log[0], threads=snakemake.threads):
         raw_npy=params.raw_dir is not None,
         **flow_options(params),
     )
+    stage.facts.update(flow_facts(params))

@@ -1,9 +1,10 @@
 """The flow chunks of one video as one folder: sstsal.pipeline.chunks.gather_flow."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0]):
+with stage_job(snakemake) as stage:
     from sstsal.pipeline.chunks import gather_flow
+    from sstsal.pipeline.provenance import chunk_facts
 
     gather_flow(
         snakemake.input.chunks,
@@ -11,3 +12,4 @@ with job_log(snakemake.log[0]):
         snakemake.input.frames,
         raw_dir=snakemake.params.raw_dir,
     )
+    stage.facts.update(chunk_facts(snakemake.input.records))

@@ -1,9 +1,10 @@
 """Saliency maps of one chunk of a video: sstsal.pipeline.chunks.predict_chunk (params as inference.py)."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], threads=snakemake.threads):
+with stage_job(snakemake, threads=True) as stage:
     from sstsal.pipeline.chunks import parse_chunk_label, predict_chunk
+    from sstsal.pipeline.provenance import inference_facts
 
     params = snakemake.params
     predict_chunk(
@@ -17,3 +18,4 @@ with job_log(snakemake.log[0], threads=snakemake.threads):
         batch_size=params.batch_size,
         threads=snakemake.threads,
     )
+    stage.facts.update(inference_facts(params))

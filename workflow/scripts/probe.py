@@ -1,8 +1,8 @@
 """Probe one video: sstsal.media.video.probe_video -> results/{video}/video.json."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output):
+with stage_job(snakemake) as stage:
     import sys
 
     from sstsal.media.video import probe_video

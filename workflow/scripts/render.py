@@ -1,8 +1,8 @@
 """Overlay video of one video: sstsal.media.render.render_overlay."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output):
+with stage_job(snakemake) as stage:
     from sstsal.media.render import render_overlay
     from sstsal.media.video import VideoInfo
 

@@ -1,8 +1,8 @@
 """Contact sheet and salient directions of one video: sstsal.pipeline.summary."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output):
+with stage_job(snakemake) as stage:
     from sstsal.pipeline.summary import write_summary
 
     params = snakemake.params

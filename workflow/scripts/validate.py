@@ -1,8 +1,8 @@
 """Validate the frame/flow set: sstsal.pipeline.validation.validate_frame_set -> validation.json."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output):
+with stage_job(snakemake) as stage:
     from sstsal.media.frames import read_manifest
     from sstsal.pipeline.validation import validate_frame_set, write_validation
 
