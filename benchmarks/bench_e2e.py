@@ -24,6 +24,7 @@ import argparse
 import csv
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -64,6 +65,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument(
         "--workdir", default=None,
         help="working folder of the run, kept afterwards; must not hold results yet (default: a temporary one, removed)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--time-limit", type=float, default=None,
+        help="stop the workflow after this many seconds and print what finished (default: no limit)",
     )  # fmt: skip
     argv = sys.argv[1:] if argv is None else argv
     extra: list[str] = []
@@ -167,7 +172,7 @@ def stage_times(workdir: Path) -> dict[str, tuple[float, float, int]]:
 
 def sampled_frames(workdir: Path) -> dict[str, int]:
     """{video: frames with a saliency map}, read from each video's saliency.npz."""
-    from sstsal.saliency_stack import load_stack
+    from sstsal.pipeline.saliency_stack import load_stack
 
     counts = {}
     for stack in sorted((workdir / "results").glob("*/saliency.npz")):
@@ -178,8 +183,8 @@ def sampled_frames(workdir: Path) -> dict[str, int]:
 
 def flow_widths(workdir: Path, asked: int | None) -> str:
     """The flow working width(s) used: the asked width, never more than a video's own width."""
-    from sstsal.flow import working_size
-    from sstsal.video import VideoInfo
+    from sstsal.flow.engines import working_size
+    from sstsal.media.video import VideoInfo
 
     widths = set()
     for info_path in sorted((workdir / "results").glob("*/video.json")):
@@ -265,11 +270,29 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
     started = time.perf_counter()
     log_path = workdir / "bench_e2e_snakemake.log"
+    timed_out = False
     with open(log_path, "w", encoding="utf-8") as log:
-        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, env=env).returncode
+        # its own session, so that stopping it at the time limit reaches its jobs too
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        try:
+            code = process.wait(timeout=args.time_limit)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(process.pid, signal.SIGTERM)  # snakemake cancels its running jobs
+            try:
+                code = process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                code = process.wait()
     run_seconds = time.perf_counter() - started
     busy = sampler.stop() if sampler is not None else {}
     try:
+        if timed_out:
+            frames = sampled_frames(workdir)
+            print_report(stage_times(workdir), frames, run_seconds, busy, gpus,
+                         f"end-to-end: not finished within the time limit of {args.time_limit:.0f} s "
+                         f"({sum(frames.values())} frames had maps by then)")  # fmt: skip
+            return 3
         if code != 0:
             print(log_path.read_text(encoding="utf-8", errors="replace")[-4000:], file=sys.stderr)
             for job_log in sorted((workdir / "logs").glob("*/*.log")):
