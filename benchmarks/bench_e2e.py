@@ -183,13 +183,13 @@ def sampled_frames(workdir: Path) -> dict[str, int]:
 
 def flow_widths(workdir: Path, asked: int | None) -> str:
     """The flow working width(s) used: the asked width, never more than a video's own width."""
-    from sstsal.flow.engines import working_size
+    from sstsal.flow.engines import flow_working_size
     from sstsal.media.video import VideoInfo
 
     widths = set()
     for info_path in sorted((workdir / "results").glob("*/video.json")):
         info = VideoInfo.from_json(info_path)
-        widths.add(working_size(info.width, info.height, asked)[0])
+        widths.add(flow_working_size(info.width, info.height, asked)[0])
     if not widths:
         return str(asked or "?")
     return "/".join(str(w) for w in sorted(widths))
