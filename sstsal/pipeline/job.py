@@ -10,22 +10,31 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from sstsal.errors import SstsalError
 from sstsal.logs import configure_logging
 from sstsal.pipeline.atomic import remove_stale_temporaries
+from sstsal.pipeline.gpus import job_gpu
 
 
 @contextlib.contextmanager
 def job_log(
-    log_path: str | os.PathLike, *, outputs: Iterable[str] = (), threads: int | None = None
+    log_path: str | os.PathLike,
+    *,
+    outputs: Iterable[str] = (),
+    threads: int | None = None,
+    gpu: int = 0,
+    device: str = "cpu",
+    gpus: Mapping | None = None,
 ) -> Iterator[None]:
     """Send stderr (progress bars, warnings, tracebacks) to ``log_path`` for the job's duration.
 
     outputs: the job's outputs, whose stale temporaries from a killed earlier attempt are removed.
     threads: the job's Snakemake threads, applied to OpenCV and (if loaded later) torch.
+    gpu, device, gpus: the job's ``resources: gpu``, its device setting and the config's
+        ``gpus``; a GPU job holds a GPU of the pool (:mod:`sstsal.pipeline.gpus`) throughout.
     An SstsalError becomes ``error: <message>`` in the log and on the console, exit code 1.
     """
     console = sys.stderr
@@ -42,7 +51,8 @@ def job_log(
 
             cv2.setNumThreads(threads)
         try:
-            yield
+            with job_gpu(gpu, device, dict(gpus or {}), label=str(log_path)):
+                yield
         except SstsalError as exc:
             print(f"error: {exc}", file=log)
             print(f"error: {exc}\n(log: {log_path})", file=console)
@@ -64,8 +74,18 @@ def flow_options(params) -> dict:
         "checkpoint": params.checkpoint or "auto",
         "width": params.width,
         "iters": params.iters,
+        "precision": params.precision,
         "seam": params.seam,
         "device": params.device,
         "color_order": params.color_order,
         "save_raw": False,
+    }
+
+
+def gpu_request(job) -> dict:
+    """A Snakemake job's GPU settings as :func:`job_log` arguments (``**gpu_request(snakemake)``)."""
+    return {
+        "gpu": int(job.resources.get("gpu", 0) or 0),
+        "device": str(job.params.get("device", "cpu")),
+        "gpus": job.config.get("gpus", {}),
     }

@@ -55,7 +55,7 @@ if CHUNK_FRAMES > 0:
             "../envs/sstsal.yaml"
         threads: 4
         resources:
-            gpu=GPU,
+            gpu=FLOW_GPU,
         params:
             **dict(rules.flow.params.items()),
         script:

@@ -1,8 +1,8 @@
 """Optical flow images of one video: sstsal.flow.engines.compute_flow_folder."""
 
-from sstsal.pipeline.job import flow_options, job_log
+from sstsal.pipeline.job import flow_options, gpu_request, job_log
 
-with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):
+with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads, **gpu_request(snakemake)):
     import sys
 
     from sstsal.flow.engines import compute_flow_folder

@@ -3,9 +3,9 @@
 The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.job.flow_options.
 """
 
-from sstsal.pipeline.job import flow_options, job_log
+from sstsal.pipeline.job import flow_options, gpu_request, job_log
 
-with job_log(snakemake.log[0], threads=snakemake.threads):
+with job_log(snakemake.log[0], threads=snakemake.threads, **gpu_request(snakemake)):
     from sstsal.pipeline.chunks import compute_flow_chunk, parse_chunk_label
 
     params = snakemake.params

@@ -1,8 +1,8 @@
 """SST-Sal inference on one video: sstsal.model.predictor.predict_folder, plus the float16 map stack."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import gpu_request, job_log
 
-with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):
+with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads, **gpu_request(snakemake)):
     from sstsal.pipeline.saliency_stack import predict_video
 
     params = snakemake.params

@@ -1,8 +1,8 @@
 """Saliency maps of one chunk of a video: sstsal.pipeline.chunks.predict_chunk (params as inference.py)."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import gpu_request, job_log
 
-with job_log(snakemake.log[0], threads=snakemake.threads):
+with job_log(snakemake.log[0], threads=snakemake.threads, **gpu_request(snakemake)):
     from sstsal.pipeline.chunks import parse_chunk_label, predict_chunk
 
     params = snakemake.params
