@@ -66,9 +66,14 @@ class GpuClaim:
     slot: int
 
 
+# CUDA_VISIBLE_DEVICES as it was before the outermost claim of this process (claims can nest
+# in one process, e.g. in tests; each job process normally holds one).
+_before_claims: list[str | None] = []
+
+
 def _visible_ids(count: int) -> list[str]:
     """The IDs to put in CUDA_VISIBLE_DEVICES for GPUs 0..count-1 (a user's own list is kept)."""
-    given = os.environ.get("CUDA_VISIBLE_DEVICES")
+    given = _before_claims[0] if _before_claims else os.environ.get("CUDA_VISIBLE_DEVICES")
     if given:
         ids = [part.strip() for part in given.split(",") if part.strip()]
         if len(ids) >= count:
@@ -131,10 +136,12 @@ def claim_gpu(
                 index = slot % count
                 claim = GpuClaim(index=index, count=count, visible_id=ids[index], slot=slot)
                 previous = os.environ.get("CUDA_VISIBLE_DEVICES")
+                _before_claims.append(previous)
                 os.environ["CUDA_VISIBLE_DEVICES"] = claim.visible_id
                 try:
                     yield claim
                 finally:
+                    _before_claims.pop()
                     if previous is None:
                         os.environ.pop("CUDA_VISIBLE_DEVICES", None)
                     else:

@@ -117,7 +117,7 @@ def plan_memory(
     encode_batch: int = 4,
     precision: str = "fp32",
     headroom: float = 0.85,
-    device: str = "the device",
+    device: str = "cuda",
 ) -> MemoryPlan:
     """Choose how many pairs to batch at this size, or refuse when even one pair cannot fit.
 
@@ -158,7 +158,8 @@ def plan_memory(
             half = one_pair_bytes(padded_height, padded_width, "bf16")
             if half <= usable:
                 advice.append(f"set flow.precision bf16 (--precision bf16; about {half / gib:.1f} GiB)")
-        advice.append("free the GPU of other programs, or use flow.method dis")
+        other = "free the GPU of other programs" if device.startswith("cuda") else "close other programs"
+        advice.append(f"{other}, or use flow.method dis")
         raise SstsalError(
             f"RAFT at {padded_width}x{padded_height} (padded, {precision}) needs about {needed / gib:.1f} GiB for one "
             f"frame pair (the all-pairs correlation alone is {volume * 4 / gib:.1f} GiB) but {device} has only "
