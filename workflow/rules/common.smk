@@ -122,9 +122,15 @@ def use_every_gpu():
     count, per_gpu = config["gpus"]["count"], config["gpus"]["jobs_per_gpu"]
     if given is None or given.value is None:
         workflow.register_resource("gpu", count * per_gpu)
-        print(f"GPU jobs at once: {count * per_gpu} ({count} GPU(s) x {per_gpu} job(s) each)", file=sys.stderr)
+        print(
+            f"GPU jobs at once: {count * per_gpu} ({count} GPU(s) x {per_gpu} job(s) each)",
+            file=sys.stderr,
+        )
     else:
-        print(f"GPU jobs at once: {given.value} (--resources gpu), on {count} GPU(s)", file=sys.stderr)
+        print(
+            f"GPU jobs at once: {given.value} (--resources gpu), on {count} GPU(s)",
+            file=sys.stderr,
+        )
 
 
 use_every_gpu()
