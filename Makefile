@@ -10,7 +10,7 @@ SSTSAL_MODELS ?= $(wildcard $(SSTSAL_SHARED)/models)
 export SSTSAL_MODELS
 CORES ?= all
 
-.PHONY: venv test lint run bench clean
+.PHONY: venv test lint run bench bench-e2e clean
 
 venv: $(VENV)/.installed
 
@@ -44,6 +44,14 @@ run: venv
 
 bench: venv
 	$(PY) benchmarks/bench_inference.py
+
+# The whole workflow on BENCH_VIDEOS with the device present (CPU: DIS flow), timed per stage and
+# end to end; BENCH_ARGS adds options (e.g. --flow-width 1024). On a GPU machine without network:
+# bash benchmarks/device_e2e.sh (see the README, "On a GPU").
+BENCH_VIDEOS ?= $(SSTSAL_SHARED)/videos
+bench-e2e: venv
+	$(PY) -m sstsal download
+	$(PY) benchmarks/bench_e2e.py --videos $(BENCH_VIDEOS) --cores $(CORES) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .snakemake results logs

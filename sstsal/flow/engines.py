@@ -27,7 +27,7 @@ from torchvision.utils import flow_to_image
 
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
-from sstsal.flow.raft import RaftFlow, default_seam_margin, load_raft
+from sstsal.flow.raft import RaftFlow, check_memory, default_seam_margin, load_raft
 from sstsal.media.naming import FrameName, list_frames
 from sstsal.model.size import MODEL_SIZE  # the flow images SST-Sal reads
 from sstsal.pipeline.atomic import atomic_directory, write_png
@@ -318,6 +318,10 @@ def compute_flow_folder(
     )
     if total == 1:
         logger.warning("only one frame: its flow image shows no motion")
+    if method == "raft":
+        # a size the device cannot hold stops here, before the model loads or anything is written
+        check_memory(size[1], size[0], device=device, precision=precision, seam=seam, seam_margin=seam_margin,
+                     batch_size=batch_size)  # fmt: skip
 
     flows = flow_pairs(
         _read_frames(paths, size, (first.shape[1], first.shape[0])),

@@ -119,17 +119,21 @@ def _header(path: Path) -> str:
 
 
 def _scan_packets(path: Path) -> tuple[int, list[str]]:
-    """Count the first video stream's packets and collect error messages on the way."""
+    """Count the first video stream's packets and collect error messages on the way.
+
+    One ``framecrc`` line per packet rather than ``-progress``'s ``frame=`` count, which
+    ffmpeg 7.0 leaves out when streams are copied (it made every video look empty).
+    """
     proc = subprocess.run(
         [ffmpeg_exe(), "-hide_banner", "-nostats", "-v", "error", "-i", str(path),
-         "-map", "0:v:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-"],
+         "-map", "0:v:0", "-c", "copy", "-f", "framecrc", "pipe:1"],
         capture_output=True, text=True, errors="replace",
     )  # fmt: skip
-    frames = [int(m) for m in re.findall(r"^frame=(\d+)", proc.stdout, re.M)]
+    frames = sum(1 for line in proc.stdout.splitlines() if line.strip() and not line.startswith("#"))
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     if proc.returncode != 0 and not errors:
         errors = [f"ffmpeg exited with code {proc.returncode}"]
-    return (frames[-1] if frames else 0), errors
+    return frames, errors
 
 
 def probe_video(path: str | Path) -> VideoInfo:

@@ -17,6 +17,7 @@ from typing import Any
 from sstsal.errors import SstsalError
 from sstsal.logs import configure_logging
 from sstsal.pipeline.atomic import remove_stale_temporaries
+from sstsal.pipeline.gpus import job_gpu
 from sstsal.pipeline.provenance import StageRecord, recording
 
 
@@ -29,6 +30,9 @@ def job_log(
     record: str | os.PathLike | None = None,
     rule: str = "",
     params: Mapping[str, Any] | None = None,
+    gpu: int = 0,
+    device: str = "cpu",
+    gpus: Mapping | None = None,
 ) -> Iterator[StageRecord]:
     """Send stderr (progress bars, warnings, tracebacks) to ``log_path`` for the job's duration.
 
@@ -36,6 +40,8 @@ def job_log(
     threads: the job's Snakemake threads, applied to OpenCV and (if loaded later) torch.
     record, rule, params: the job's provenance record (sstsal.pipeline.provenance), written to
     ``record`` when the job succeeds; the job adds facts to the yielded record.
+    gpu, device, gpus: the job's ``resources: gpu``, its device setting and the config's
+        ``gpus``; a GPU job holds a GPU of the pool (:mod:`sstsal.pipeline.gpus`) throughout.
     An SstsalError becomes ``error: <message>`` in the log and on the console, exit code 1;
     Ctrl-C ends the job with one line in the log and no traceback (Snakemake says how to resume).
     """
@@ -53,7 +59,7 @@ def job_log(
 
             cv2.setNumThreads(threads)
         try:
-            with recording(record, rule, params or {}) as stage:
+            with job_gpu(gpu, device, dict(gpus or {}), label=str(log_path)), recording(record, rule, params or {}) as stage:
                 stage.console = console
                 yield stage
         except SstsalError as exc:
@@ -81,6 +87,7 @@ def flow_options(params) -> dict:
         "checkpoint": params.checkpoint or "auto",
         "width": params.width,
         "iters": params.iters,
+        "precision": params.precision,
         "seam": params.seam,
         "device": params.device,
         "color_order": params.color_order,
@@ -98,4 +105,14 @@ def stage_job(job: Any, *, threads: bool = False) -> contextlib.AbstractContextM
         record=job.output.get("record"),
         rule=job.rule,
         params=job.params,
+        **gpu_settings(job),
     )
+
+
+def gpu_settings(job) -> dict:
+    """A Snakemake job's GPU settings as :func:`job_log` arguments (``**gpu_settings(snakemake)``)."""
+    return {
+        "gpu": int(job.resources.get("gpu", 0) or 0),
+        "device": str(job.params.get("device", "cpu")),
+        "gpus": job.config.get("gpus", {}),
+    }

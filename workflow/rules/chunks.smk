@@ -56,7 +56,7 @@ if CHUNK_FRAMES > 0:
             "../envs/sstsal.yaml"
         threads: 4
         resources:
-            gpu=gpu_request(GPU),
+            gpu=gpu_request(FLOW_GPU),
             mem_mb=flow_sized(8000),
             runtime=flow_sized(60),
         params:

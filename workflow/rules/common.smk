@@ -119,6 +119,42 @@ ON_CUDA = DEVICE.startswith("cuda") or (DEVICE == "auto" and cuda_available())
 GPU = 1 if ON_CUDA else 0  # gpu_request(GPU) on the flow and inference rules
 
 
+def use_every_gpu():
+    """Local runs on CUDA: as many GPU jobs at once as GPUs (times gpus.jobs_per_gpu), unless
+    --resources gpu=N says otherwise. Each job takes its own GPU from a lock-file pool
+    (sstsal.pipeline.gpus), reading the GPU count resolved here from config["gpus"]["count"].
+    On a cluster (nodes set) the scheduler hands out GPUs; nothing is registered."""
+    from sstsal.pipeline.gpus import gpu_count
+
+    if not ON_CUDA:
+        return
+    if ":" in DEVICE:
+        config["gpus"]["count"] = 1  # cuda:N pins every job to that GPU
+    elif not config["gpus"]["count"]:
+        try:
+            config["gpus"]["count"] = max(1, gpu_count())
+        except SstsalError as exc:
+            raise WorkflowError(str(exc)) from None
+    if workflow.global_resources["_nodes"].value is not None:
+        return
+    given = workflow.global_resources.get("gpu")
+    count, per_gpu = config["gpus"]["count"], config["gpus"]["jobs_per_gpu"]
+    if given is None or given.value is None:
+        workflow.register_resource("gpu", count * per_gpu)
+        print(
+            f"GPU jobs at once: {count * per_gpu} ({count} GPU(s) x {per_gpu} job(s) each)",
+            file=sys.stderr,
+        )
+    else:
+        print(
+            f"GPU jobs at once: {given.value} (--resources gpu), on {count} GPU(s)",
+            file=sys.stderr,
+        )
+
+
+use_every_gpu()
+
+
 def resolved_flow_method():
     """auto -> raft on CUDA (or where flow.auto says raft: clusters), dis otherwise; the others as given."""
     if FLOW_METHOD_REQUESTED == "auto":

@@ -20,6 +20,7 @@ rule flow:
         method=FLOW_METHOD,
         width=config["flow"]["width"],
         iters=config["flow"]["iters"],
+        precision=config["flow"]["precision"],
         seam=config["flow"]["seam"],
         color_order=config["flow"]["color_order"],
         checkpoint=config["flow"]["raft_checkpoint"],

@@ -1,8 +1,8 @@
 """Train SST-Sal on the workflow's frames, flow and ground truth: sstsal.training.loop."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import gpu_settings, job_log
 
-with job_log(snakemake.log[0], threads=snakemake.threads):
+with job_log(snakemake.log[0], threads=snakemake.threads, **gpu_settings(snakemake)):
     from pathlib import Path
 
     from sstsal.training.loop import DataLayout, TrainConfig, resume_or_start

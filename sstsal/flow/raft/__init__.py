@@ -6,7 +6,7 @@ SST-Sal was trained on flow images computed with the published RAFT code and its
 """
 
 from sstsal.flow.raft.correlation import SharedCorrBlock
-from sstsal.flow.raft.engine import PRECISIONS, FlowPlan, Precision, RaftFlow, frames_to_tensor
+from sstsal.flow.raft.engine import PRECISIONS, FlowPlan, Precision, RaftFlow, check_memory, frames_to_tensor
 from sstsal.flow.raft.padding import SEAM_MODES, EquirectPadding, SeamMode, default_seam_margin, equirect_padding
 from sstsal.flow.raft.planning import (
     MemoryPlan,
@@ -50,6 +50,7 @@ __all__ = [
     "SeamMode",
     "SharedCorrBlock",
     "available_memory",
+    "check_memory",
     "convert_published_state_dict",
     "default_seam_margin",
     "equirect_padding",

@@ -17,6 +17,7 @@ from torch import Tensor
 from torchvision.models.optical_flow import RAFT
 from torchvision.models.optical_flow._utils import make_coords_grid, upsample_flow
 
+from sstsal.devices import resolve_device
 from sstsal.errors import InputError, SstsalError
 from sstsal.flow.raft.correlation import shared_corr_block_for
 from sstsal.flow.raft.padding import SEAM_MODES, EquirectPadding, SeamMode, equirect_padding
@@ -54,6 +55,31 @@ class FlowPlan:
 def frames_to_tensor(frames: Iterable[np.ndarray]) -> Tensor:
     """uint8 RGB frames (H, W, 3) -> float (N, 3, H, W) with values 0..255."""
     return torch.stack([torch.from_numpy(np.ascontiguousarray(f)).permute(2, 0, 1) for f in frames]).float()
+
+
+def check_memory(
+    height: int,
+    width: int,
+    *,
+    device: str | torch.device | None = "auto",
+    precision: str = "fp32",
+    seam: str = "pad",
+    seam_margin: int | None = None,
+    horizontal: str = "wrap",
+    batch_size: int | None = None,
+) -> MemoryPlan:
+    """The memory plan of ``height`` x ``width`` frames on ``device``, without loading anything.
+
+    Raises :class:`SstsalError` with what one pair needs and what to lower when it cannot fit:
+    callers run it before any work, so a small GPU stops a job at once, not after minutes.
+    """
+    torch_device = resolve_device(device)
+    padding = equirect_padding(height, width, seam=seam, seam_margin=seam_margin, horizontal=horizontal)  # type: ignore[arg-type]
+    padded_height, padded_width = height + padding.top + padding.bottom, width + padding.left + padding.right
+    return plan_memory(
+        padded_height, padded_width, available=available_memory(torch_device), batch_size=batch_size,
+        precision=precision, device=str(torch_device),
+    )  # fmt: skip
 
 
 class RaftFlow:
@@ -135,8 +161,11 @@ class RaftFlow:
             )
         available = self.memory_budget if self.memory_budget is not None else available_memory(self.device)
         plan = plan_memory(
-            ph, pw, available=available, batch_size=self.batch_size, encode_batch=self.encode_batch
-        )
+            ph, pw, available=available, batch_size=self.batch_size, encode_batch=self.encode_batch,
+            precision=self.precision, device=str(self.device),
+        )  # fmt: skip
+        # a short memory may have lowered how many frames the encoders take at once
+        self.encode_batch = plan.encode_batch
         if self.device.type == "cpu" and self.batch_size is None:
             # batching buys nothing on CPU and costs memory
             plan = dataclasses.replace(plan, batch_size=1)
