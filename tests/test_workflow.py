@@ -176,11 +176,13 @@ def test_provenance(finished):
     assert data["checkpoints"] == [{"role": "SST-Sal", "path": str(shared_dir() / "models" / "SST_Sal.pth"), "sha256": shared_sha}]
     assert data["flow"]["method"] == "dis" and "DIS" in data["flow"]["engine"] and data["flow"]["weights"] is None
     assert data["inference"]["device"] == "cpu" and data["inference"]["frames"] == SAMPLED
-    stages = ("probe", "extract_frames", "extract_flow_frames", "flow", "validate", "inference", "render", "summary")
+    stages = ("probe", "extract_frames", "extract_flow_frames", "flow", "validate", "inference", "render", "summary",
+              "director_path", "director", "viewer")  # fmt: skip
     assert sorted(data["stages"]) == sorted(stages)
     for stage in stages:
         times = data["stages"][stage]
         assert times["started"] <= times["finished"] and times["seconds"] >= 0, stage
+    assert data["director"]["path_measures"]["centre_ratio"] > 1  # the director's measures, as its log prints them
     assert data["settings"]["render"]["width"] == 256 and data["settings"]["flow"]["width"] == 512
     assert data["config"]["flow"]["method"] == "dis"
     # 18 sampled frames: fewer than the model's 20-frame window

@@ -335,11 +335,15 @@ def stage_records(wildcards):
     stages = ["validate", "inference", "summary"]
     if source is not None:
         stages += ["probe", "render"]
+        if config["director"]["enabled"]:
+            stages += ["director_path", "director"]
+        if config["viewer"]["enabled"]:
+            stages += ["director_path", "viewer"]
     if not BYO_FRAMES:
         stages += ["extract_frames"]
     if USE_FLOW and not BYO_FLOW:
         stages += ["flow"] + ([] if BYO_FRAMES else ["extract_flow_frames"])
-    return [result(video, f"provenance/{stage}.json") for stage in sorted(stages)]
+    return [result(video, f"provenance/{stage}.json") for stage in sorted(set(stages))]
 
 
 # ---- checks before the first job, Ctrl-C, reports ---------------------------------------------

@@ -14,6 +14,7 @@ rule director_path:
             category="Director's cut",
             labels={"video": "{video}", "file": "camera path"},
         ),
+        record=stage_record("director_path"),
     log:
         "logs/director_path/{video}.log",
     benchmark:
@@ -42,6 +43,7 @@ rule director:
             category="Director's cut",
             labels={"video": "{video}", "file": "video"},
         ),
+        record=stage_record("director"),
     log:
         "logs/director/{video}.log",
     benchmark:
@@ -77,6 +79,7 @@ rule viewer:
             category="360-degree viewer",
             labels={"video": "{video}"},
         ),
+        record=stage_record("viewer"),
     log:
         "logs/viewer/{video}.log",
     benchmark:

@@ -1,19 +1,19 @@
 """Director's cut of one video along its camera path: sstsal.viewing.director.render_director."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
+with stage_job(snakemake):
     from sstsal.media.video import VideoInfo
     from sstsal.viewing.camera import CameraPath, DirectorSettings
     from sstsal.viewing.director import render_director
 
-    params = snakemake.params  # noqa: F821
+    params = snakemake.params
     render_director(
-        snakemake.input.video,  # noqa: F821
-        CameraPath.read_csv(snakemake.input.path),  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        snakemake.input.video,
+        CameraPath.read_csv(snakemake.input.path),
+        snakemake.output[0],
         settings=DirectorSettings(width=params.width, height=params.height),
         crf=params.crf,
         preset=params.preset,
-        info=VideoInfo.from_json(snakemake.input.info),  # noqa: F821
+        info=VideoInfo.from_json(snakemake.input.info),
     )

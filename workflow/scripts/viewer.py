@@ -1,18 +1,18 @@
 """360-degree viewer page of one video: sstsal.viewing.viewer.make_viewer."""
 
-from sstsal.pipeline.job import job_log
+from sstsal.pipeline.job import stage_job
 
-with job_log(snakemake.log[0], outputs=snakemake.output):  # noqa: F821 - snakemake is injected by the script directive
+with stage_job(snakemake):
     from sstsal.media.video import VideoInfo
     from sstsal.viewing.viewer import ViewerSettings, make_viewer
 
-    params = snakemake.params  # noqa: F821
+    params = snakemake.params
     make_viewer(
-        snakemake.input.video,  # noqa: F821
-        snakemake.input.stack,  # noqa: F821
-        snakemake.input.path,  # noqa: F821
-        snakemake.output[0],  # noqa: F821
+        snakemake.input.video,
+        snakemake.input.stack,
+        snakemake.input.path,
+        snakemake.output[0],
         settings=ViewerSettings(width=params.width, crf=params.crf, preset=params.preset,
                                 audio_kbps=params.audio_kbps, alpha=params.alpha, colormap=params.colormap),  # fmt: skip
-        info=VideoInfo.from_json(snakemake.input.info),  # noqa: F821
+        info=VideoInfo.from_json(snakemake.input.info),
     )
