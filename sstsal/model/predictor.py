@@ -164,7 +164,7 @@ def predict_folder(
     (float32 (240, 320) per frame name without extension). Returns those raw maps.
     """
     from sstsal.model.checkpoint import load_model
-    from sstsal.model.weights import checkpoint_path
+    from sstsal.model.weights import SstSalWeights, checkpoint_path
     from sstsal.pipeline.atomic import write_png
 
     frames = list_frames(frames_dir)
@@ -177,7 +177,7 @@ def predict_folder(
     if flow_paths is not None:
         check_same_size(flow_paths)
     if checkpoint is None:
-        checkpoint = checkpoint_path("SST_Sal_wo_OF.pth" if no_flow else "SST_Sal.pth")
+        checkpoint = checkpoint_path(SstSalWeights.for_flow(not no_flow))
     model = load_model(checkpoint)
 
     maps = predict_maps(
