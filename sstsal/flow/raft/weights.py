@@ -14,10 +14,11 @@ from urllib.parse import urlparse
 
 import torch
 from torch import Tensor
-from torchvision.models.optical_flow import RAFT, Raft_Large_Weights, raft_large
+from torchvision.models.optical_flow import Raft_Large_Weights, raft_large
 
 from sstsal.errors import CheckpointError
 from sstsal.flow.raft.correlation import SharedCorrBlock
+from sstsal.flow.raft.network import VideoRAFT
 from sstsal.hashing import sha256_of
 
 logger = logging.getLogger(__name__)
@@ -272,8 +273,9 @@ def resolve_checkpoint(spec: str | os.PathLike | None = "auto") -> RaftCheckpoin
     return RaftCheckpoint("file", path, f"RAFT checkpoint {path}")
 
 
-def load_raft(checkpoint: str | os.PathLike | None = "auto", *, device: str | torch.device = "cpu") -> RAFT:
-    """torchvision ``raft_large`` with the weights ``checkpoint`` names, in eval mode on ``device``."""
+def load_raft(checkpoint: str | os.PathLike | None = "auto", *, device: str | torch.device = "cpu") -> VideoRAFT:
+    """torchvision ``raft_large`` (as a :class:`VideoRAFT`) with the weights ``checkpoint`` names, in eval
+    mode on ``device``."""
     source = resolve_checkpoint(checkpoint)
     if source.kind == "torchvision":
         state = _torchvision_state_dict()
@@ -286,7 +288,7 @@ def load_raft(checkpoint: str | os.PathLike | None = "auto", *, device: str | to
                 RaftWeights.RAFT_SINTEL.value.sha256[:12],
             )
         state = read_state_dict(source.path)
-    model = raft_large(weights=None, progress=False, corr_block=SharedCorrBlock())
+    model = VideoRAFT.from_raft(raft_large(weights=None, progress=False, corr_block=SharedCorrBlock()))
     model.load_state_dict(state, strict=True)
     logger.info("RAFT weights: %s", source.description)
     return model.eval().to(device)
