@@ -1,6 +1,6 @@
 """Optical flow images of one video: sstsal.flow.engines.compute_flow_folder."""
 
-from sstsal.pipeline.job import flow_options, job_log
+from sstsal.pipeline.job import flow_settings, job_log
 
 with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threads):
     import sys
@@ -11,9 +11,7 @@ with job_log(snakemake.log[0], outputs=snakemake.output, threads=snakemake.threa
     requested = snakemake.config["flow"]["method"]
     if requested != params.method:
         print(f"flow.method {requested} -> {params.method} (device setting: {params.device})", file=sys.stderr)
+    # no flow.npz among the flow images (validation rejects it): the raw flow goes out as .npy files
     compute_flow_folder(
-        snakemake.input.frames,
-        snakemake.output.flow,
-        raw_npy_dir=params.raw_dir,
-        **flow_options(params),
+        snakemake.input.frames, snakemake.output.flow, flow_settings(params), raw_npy_dir=params.raw_dir
     )

@@ -1,9 +1,9 @@
 """Flow images of one chunk of a video: sstsal.pipeline.chunks.compute_flow_chunk.
 
-The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.job.flow_options.
+The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.job.flow_settings.
 """
 
-from sstsal.pipeline.job import flow_options, job_log
+from sstsal.pipeline.job import flow_settings, job_log
 
 with job_log(snakemake.log[0], threads=snakemake.threads):
     from sstsal.pipeline.chunks import compute_flow_chunk, parse_chunk_label
@@ -12,7 +12,7 @@ with job_log(snakemake.log[0], threads=snakemake.threads):
     compute_flow_chunk(
         snakemake.input.frames,
         snakemake.output.chunk,
+        flow_settings(params),
         frame_range=parse_chunk_label(snakemake.wildcards.chunk),
         raw_npy=params.raw_dir is not None,
-        **flow_options(params),
     )

@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
@@ -25,6 +25,9 @@ from sstsal.flow.raft.planning import (
     estimate_cpu_seconds_per_pair,
     plan_memory,
 )
+
+if TYPE_CHECKING:  # settings.py imports this module's PRECISIONS
+    from sstsal.flow.settings import FlowSettings
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +117,20 @@ class RaftFlow:
         self.encode_batch = max(1, encode_batch)
         self.frames_encoded = 0  # feature encodings computed, for tests and logs
         self.plan: FlowPlan | None = None  # set by prepare(), for logs and benchmarks
+
+    @classmethod
+    def from_settings(cls, model: RAFT, settings: FlowSettings, *, device: str | torch.device) -> RaftFlow:
+        """The engine for the RAFT part of the flow stage's :class:`~sstsal.flow.settings.FlowSettings`
+        (``device``: the settings' device, resolved)."""
+        return cls(
+            model,
+            device=device,
+            iters=settings.iters,
+            precision=settings.precision,  # type: ignore[arg-type]
+            seam=settings.seam,  # type: ignore[arg-type]
+            seam_margin=settings.seam_margin,
+            batch_size=settings.batch_size,
+        )
 
     # -- planning -----------------------------------------------------------------------------
 
