@@ -50,3 +50,20 @@ def test_offline_error_names_the_file_and_place(monkeypatch, tmp_path):
         checkpoint_path("SST_Sal.pth")
     assert str(tmp_path / "models" / "SST_Sal.pth") in str(err.value)
     assert spec.sha256 in str(err.value)
+
+
+def test_registry_describes_the_published_files():
+    from sstsal.hashing import sha256_of
+    from sstsal.model.checkpoint import load_model
+    from sstsal.model.weights import CHECKPOINTS, SstSalWeights
+
+    assert SstSalWeights.DEFAULT is SstSalWeights.SST_SAL
+    assert SstSalWeights.for_flow(True) is SstSalWeights.SST_SAL and SstSalWeights.for_flow(False) is SstSalWeights.SST_SAL_WO_OF
+    assert list(CHECKPOINTS) == ["SST_Sal.pth", "SST_Sal_wo_OF.pth"]
+    for weights in SstSalWeights:
+        path = shared_path("models") / weights.file_name
+        assert path.stat().st_size == weights.value.size and sha256_of(path) == weights.value.sha256
+        assert load_model(path).input_channels == weights.value.meta["input_channels"] == (6 if weights.uses_flow else 3)
+        assert SstSalWeights.from_name(weights.file_name) is weights
+    with pytest.raises(CheckpointError, match="unknown checkpoint 'x.pth': known are SST_Sal.pth, SST_Sal_wo_OF.pth"):
+        checkpoint_path("x.pth")

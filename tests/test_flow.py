@@ -237,3 +237,53 @@ def test_frames_of_different_sizes_are_named(tmp_path):
     with pytest.raises(InputError, match=r"clip_0008.png is 200x100 .* one size"):
         compute_flow_folder(frames, tmp_path / "flow", method="dis", progress=False)
     assert not (tmp_path / "flow").exists()
+
+
+# ---- settings ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (dict(method="lucas"), "flow method must be one of raft, dis, farneback or auto, not 'lucas'"),
+        (dict(width=8), "flow width 8 is too small"),
+        (dict(iters=0), "iters must be at least 1, not 0"),
+        (dict(seam="mirror"), "seam must be one of pad, wrap, not 'mirror'"),
+        (dict(seam_margin=-1), "seam margin -1 must be between 0"),
+        (dict(precision="fp8"), "precision must be one of fp32, bf16, fp16, not 'fp8'"),
+        (dict(batch_size=0), "batch size must be at least 1, not 0"),
+        (dict(color_order="bgr"), "color_order must be one of rgb, swapped, not 'bgr'"),
+    ],
+)
+def test_flow_settings_refuse_bad_values(change, message):
+    from sstsal.flow.settings import FlowSettings
+
+    with pytest.raises(InputError, match=message):
+        FlowSettings(**change)
+
+
+def test_flow_settings_from_the_cli_and_from_rule_params_agree():
+    import argparse
+    from types import SimpleNamespace
+
+    from sstsal.cli import flow as flow_cli
+    from sstsal.flow.settings import FlowSettings
+
+    parser = argparse.ArgumentParser()
+    flow_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["flow", "--frames", "f", "--out", "o", "--method", "dis", "--width", "512", "--seam", "wrap"])
+    from_cli = FlowSettings.from_cli(args)
+    assert from_cli == FlowSettings(method="dis", width=512, seam="wrap")
+    # the flow rule's params: these names, plus some that are not settings; no checkpoint means auto
+    params = SimpleNamespace(method="dis", width=512, iters=20, seam="wrap", color_order="rgb", checkpoint=None,
+                             device="auto", raw_dir=None, version="flow-1")  # fmt: skip
+    assert FlowSettings.from_params(params) == from_cli
+    with pytest.raises(TypeError, match="not both"):
+        FlowSettings.from_options(from_cli, method="raft")
+
+
+def test_bad_flow_setting_fails_before_any_output(tmp_path, capsys):
+    frames = write_pan(tmp_path / "frames", 2)
+    assert main(["flow", "--frames", str(frames), "--out", str(tmp_path / "flow"), "--seam-margin", "-3"]) == 2
+    assert "error: seam margin -3" in capsys.readouterr().err
+    assert not (tmp_path / "flow").exists()

@@ -164,3 +164,47 @@ def test_predict_replaces_its_own_earlier_output(frame_set, tmp_path):
         result = _cli("predict", "--frames", str(frames), "--flow", str(flow), "--out", str(out), "--save-raw")
         assert result.returncode == 0, result.stderr
     assert len(list(out.glob("*.png"))) == 5
+
+
+def test_inference_settings_from_the_cli_and_rule_params():
+    import argparse
+    from types import SimpleNamespace
+
+    from sstsal.cli import predict as predict_cli
+    from sstsal.errors import InputError
+    from sstsal.model.settings import InferenceSettings
+
+    parser = argparse.ArgumentParser()
+    predict_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["predict", "--frames", "f", "--out", "o", "--no-flow", "--batch-size", "3"])
+    settings = InferenceSettings.from_cli(args)
+    assert settings == InferenceSettings(no_flow=True, batch_size=3) and not settings.uses_flow
+    params = SimpleNamespace(no_flow=True, checkpoint="", device="auto", batch_size=3, version="inference-1")
+    assert InferenceSettings.from_params(params) == settings  # an empty checkpoint is the published one
+    with pytest.raises(InputError, match="batch size must be at least 1, got 0"):
+        InferenceSettings(batch_size=0)
+
+
+def test_one_predictor_for_several_folders_equals_predict_folder(tmp_path, monkeypatch):
+    from sstsal.model.predictor import SaliencyPredictor
+    from sstsal.model.settings import InferenceSettings
+
+    monkeypatch.setenv("SSTSAL_MODELS", str(shared_path("models")))
+    frames = shared_path(f"{GOLDEN}/input/frames/001")
+    short = tmp_path / "short"
+    short.mkdir()
+    for p in sorted(frames.iterdir())[:7]:
+        shutil.copy(p, short / p.name)
+    settings = InferenceSettings(no_flow=True, device="cpu")
+    predictor = SaliencyPredictor.from_settings(settings)
+    assert predictor.model.input_channels == 3 and not predictor.uses_flow
+    first = predictor.predict_folder(short, tmp_path / "a", progress=False)
+    second = predictor.predict_folder(short, tmp_path / "b", progress=False, frame_range=(2, 5))
+    reference = predict_folder(short, tmp_path / "ref", settings, progress=False)
+    assert sorted(first) == sorted(reference) and len(first) == 7 and sorted(second) == sorted(first)[2:5]
+    for name in first:
+        assert np.array_equal(first[name], reference[name]), name
+    for name in second:
+        assert np.array_equal(second[name], reference[name]), name
+    written = {p.name: p.read_bytes() for p in (tmp_path / "a").iterdir()}
+    assert written == {p.name: p.read_bytes() for p in (tmp_path / "ref").iterdir()}

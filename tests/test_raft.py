@@ -355,3 +355,32 @@ def test_out_of_memory_halves_the_batch(model, pair_by_pair, monkeypatch, caplog
     monkeypatch.setattr(engine, "_flow_batch", no_gpu)
     with pytest.raises(SstsalError, match="single RAFT pair"):
         list(engine.pairs(frames))
+
+
+# ---- the network: torchvision's RAFT with shared encodings ---------------------------------------
+
+
+def test_own_grid_and_upsampling_equal_torchvision():
+    from torchvision.models.optical_flow import _utils  # private: only to compare against
+
+    assert torch.equal(raft.coords_grid(3, 5, 7, torch.device("cpu")), _utils.make_coords_grid(3, 5, 7))
+    generator = torch.Generator().manual_seed(0)
+    flow = torch.randn(2, 2, 4, 6, generator=generator)
+    up_mask = torch.randn(2, 9 * 64, 4, 6, generator=generator)
+    assert torch.equal(raft.convex_upsample(flow, up_mask), _utils.upsample_flow(flow, up_mask))
+
+
+def test_video_raft_shares_the_modules_and_equals_forward(model):
+    plain = raft_large(weights=None)
+    video = raft.VideoRAFT.from_raft(plain)
+    assert video.feature_encoder is plain.feature_encoder and video.update_block is plain.update_block
+    assert video.state_dict().keys() == plain.state_dict().keys()
+    assert raft.VideoRAFT.from_raft(model) is model  # load_raft gives one already
+    frames = pan_frames(3)
+    images = torch.stack([2 * (torch.from_numpy(f).permute(2, 0, 1).float() / 255.0) - 1.0 for f in frames])
+    with torch.inference_mode():
+        flows = model.consecutive_flow(images, model.encode_features(images), num_flow_updates=2)
+        pairwise = [model(images[i : i + 1], images[i + 1 : i + 2], num_flow_updates=2)[-1][0] for i in range(2)]
+    assert flows.shape == (2, 2, 128, 256)
+    for ours, theirs in zip(flows, pairwise):
+        assert torch.equal(ours, theirs)

@@ -15,20 +15,12 @@ def _positive(text: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     from sstsal.flow.engines import RAW_NPZ, compute_flow_folder
+    from sstsal.flow.settings import FlowSettings
 
     names = compute_flow_folder(
         args.frames,
         args.out,
-        method=args.method,
-        checkpoint=args.checkpoint,
-        width=args.width,
-        iters=args.iters,
-        seam=args.seam,
-        seam_margin=args.seam_margin,
-        device=args.device,
-        precision=args.precision,
-        batch_size=args.batch_size,
-        color_order=args.color_order,
+        FlowSettings.from_cli(args),
         save_raw=args.save_raw,
         raw_npy_dir=args.raw_npy,
         progress=not args.no_progress,

@@ -26,15 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sstsal.model.predictor import predict_folder
+    from sstsal.model.settings import InferenceSettings
 
     maps = predict_folder(
         args.frames,
         args.out,
+        InferenceSettings.from_cli(args),
         flow_dir=None if args.no_flow else args.flow,
-        checkpoint=args.checkpoint,
-        no_flow=args.no_flow,
-        device=args.device,
-        batch_size=args.batch_size,
         save_raw=args.save_raw,
         progress=sys.stderr.isatty(),
     )

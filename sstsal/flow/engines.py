@@ -19,6 +19,7 @@ import os
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -28,6 +29,7 @@ from torchvision.utils import flow_to_image
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
 from sstsal.flow.raft import RaftFlow, check_memory, default_seam_margin, load_raft
+from sstsal.flow.settings import COLOR_ORDERS, FLOW_METHODS, FlowSettings
 from sstsal.media.naming import FrameName, list_frames
 from sstsal.model.size import MODEL_SIZE  # the flow images SST-Sal reads
 from sstsal.pipeline.atomic import atomic_directory, write_png
@@ -37,8 +39,6 @@ logger = logging.getLogger(__name__)
 # Bump when a change of this stage's code changes its output: the workflow reruns the stage.
 OUTPUT_VERSION = 1
 
-FLOW_METHODS = ("raft", "dis", "farneback")
-COLOR_ORDERS = ("rgb", "swapped")
 RAW_NPZ = "flow.npz"
 
 
@@ -191,34 +191,21 @@ def opencv_flow_pairs(
 
 def flow_pairs(
     frames: Iterable[np.ndarray],
+    settings: FlowSettings | None = None,
     *,
-    method: str = "raft",
     num_frames: int | None = None,
-    checkpoint: str | os.PathLike | None = "auto",
-    iters: int = 20,
-    seam: str = "pad",
-    seam_margin: int | None = None,
-    device: str | None = "auto",
-    precision: str = "fp32",
-    batch_size: int | None = None,
+    **options: Any,
 ) -> Iterator[np.ndarray]:
-    """Flow (H, W, 2) float32 of each consecutive pair of uint8 RGB ``frames`` with ``method``."""
-    method = resolve_method(method, device)
+    """Flow (H, W, 2) float32 of each consecutive pair of uint8 RGB ``frames`` with ``settings``
+    (or :class:`FlowSettings` of the keyword ``options``)."""
+    settings = FlowSettings.from_options(settings, **options)
+    method = resolve_method(settings.method, settings.device)
     if method != "raft":
-        yield from opencv_flow_pairs(frames, method=method, seam=seam, seam_margin=seam_margin)
+        yield from opencv_flow_pairs(frames, method=method, seam=settings.seam, seam_margin=settings.seam_margin)
         return
 
-    torch_device = resolve_device(device)
-    model = load_raft(checkpoint, device=torch_device)
-    engine = RaftFlow(
-        model,
-        device=torch_device,
-        iters=iters,
-        precision=precision,  # type: ignore[arg-type]
-        seam=seam,  # type: ignore[arg-type]
-        seam_margin=seam_margin,
-        batch_size=batch_size,
-    )
+    torch_device = resolve_device(settings.device)
+    engine = RaftFlow.from_settings(load_raft(settings.checkpoint, device=torch_device), settings, device=torch_device)
     yield from engine.pairs(frames, num_frames=num_frames)
 
 
@@ -258,32 +245,21 @@ def _check_out_folder(out_dir: Path, frames: list[FrameName]) -> None:
 def compute_flow_folder(
     frames_dir: str | os.PathLike,
     out_dir: str | os.PathLike,
+    settings: FlowSettings | None = None,
     *,
-    method: str = "raft",
-    checkpoint: str | os.PathLike | None = "auto",
-    width: int | None = None,
-    iters: int = 20,
-    seam: str = "pad",
-    seam_margin: int | None = None,
-    device: str | None = "auto",
-    precision: str = "fp32",
-    batch_size: int | None = None,
-    color_order: str = "rgb",
     save_raw: bool = False,
     raw_npy_dir: str | os.PathLike | None = None,
     frame_range: tuple[int, int] | None = None,
     progress: bool = True,
+    **options: Any,
 ) -> list[str]:
     """Write ``out_dir/<frame name>`` (the flow image) for every frame of ``frames_dir``.
 
     Args:
         frames_dir: one video's frames, ``<video>_<number>.png``.
         out_dir: created (or replaced) as a whole when everything is written.
-        method: raft, dis, farneback or auto (raft on CUDA, dis otherwise).
-        checkpoint: RAFT weights: auto, torchvision, raft-sintel or a file (see :mod:`sstsal.flow.raft`).
-        width: working width (None: the frames' width; never upscaled).
-        iters, seam, seam_margin, device, precision, batch_size: see :class:`sstsal.flow.raft.RaftFlow`.
-        color_order: rgb (true colours) or swapped.
+        settings: how the flow is computed (see :class:`FlowSettings`); or give its fields as
+            keyword ``options`` (method, checkpoint, width, iters, ...).
         save_raw: also write ``out_dir/flow.npz``: float32 (H, W, 2) flow at the working
             resolution, keyed by frame name without extension.
         raw_npy_dir: also write ``<raw_npy_dir>/<frame stem>.npy``, float16 (H, W, 2).
@@ -293,8 +269,7 @@ def compute_flow_folder(
 
     Returns the frame names written, in order.
     """
-    if color_order not in COLOR_ORDERS:
-        raise InputError(f"color_order must be one of {', '.join(COLOR_ORDERS)}, not {color_order!r}")
+    settings = FlowSettings.from_options(settings, **options)
     frames = list_frames(frames_dir)
     total = len(frames)
     start, stop = (0, total) if frame_range is None else (int(frame_range[0]), int(frame_range[1]))
@@ -310,8 +285,9 @@ def compute_flow_folder(
     first = cv2.imread(str(paths[0]), cv2.IMREAD_COLOR)
     if first is None:
         raise InputError(f"cannot read frame {paths[0]}: the file is missing, truncated or not an image")
-    size = flow_working_size(first.shape[1], first.shape[0], width)
-    method = resolve_method(method, device)
+    size = flow_working_size(first.shape[1], first.shape[0], settings.width)
+    method = resolve_method(settings.method, settings.device)
+    settings = settings.replace(method=method)
     logger.info(
         "flow of %d frames of %s with %s at %dx%d (frames are %dx%d)",
         len(targets), frames_dir, method, size[0], size[1], first.shape[1], first.shape[0],
@@ -320,21 +296,10 @@ def compute_flow_folder(
         logger.warning("only one frame: its flow image shows no motion")
     if method == "raft":
         # a size the device cannot hold stops here, before the model loads or anything is written
-        check_memory(size[1], size[0], device=device, precision=precision, seam=seam, seam_margin=seam_margin,
-                     batch_size=batch_size)  # fmt: skip
+        check_memory(size[1], size[0], device=settings.device, precision=settings.precision, seam=settings.seam,
+                     seam_margin=settings.seam_margin, batch_size=settings.batch_size)  # fmt: skip
 
-    flows = flow_pairs(
-        _read_frames(paths, size, (first.shape[1], first.shape[0])),
-        method=method,
-        num_frames=len(paths),
-        checkpoint=checkpoint,
-        iters=iters,
-        seam=seam,
-        seam_margin=seam_margin,
-        device=device,
-        precision=precision,
-        batch_size=batch_size,
-    )
+    flows = flow_pairs(_read_frames(paths, size, (first.shape[1], first.shape[0])), settings, num_frames=len(paths))
     pair_index, pair_flow = first_read - 1, np.zeros((size[1], size[0], 2), np.float32)
 
     def flow_of_frame(index: int) -> np.ndarray:
@@ -356,7 +321,7 @@ def compute_flow_folder(
             bar = tqdm(total=len(targets), desc=f"flow ({method})", unit="frame", disable=not progress)
             for index, frame in enumerate(targets, start=start):
                 flow = flow_of_frame(index)
-                write_png(tmp / frame.filename, flow_image(flow, color_order=color_order))
+                write_png(tmp / frame.filename, flow_image(flow, color_order=settings.color_order))
                 if npz is not None:
                     npz.add(frame.stem, flow.astype(np.float32))
                 if raw_tmp is not None:

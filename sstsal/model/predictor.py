@@ -22,6 +22,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,9 +30,10 @@ from tqdm import tqdm
 
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
-from sstsal.media.naming import list_frames, match_flow
+from sstsal.media.naming import FrameName, list_frames, match_flow
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
+from sstsal.model.settings import InferenceSettings
 from sstsal.pipeline.atomic import atomic_directory, check_replaceable
 
 # Bump when a change alters the maps: the workflow reruns inference when it changes.
@@ -158,51 +160,135 @@ def predict_maps(
     return maps
 
 
-def predict_folder(
-    frames_dir: str | os.PathLike,
-    out_dir: str | os.PathLike,
-    *,
-    flow_dir: str | os.PathLike | None = None,
-    checkpoint: str | os.PathLike | None = None,
-    no_flow: bool = False,
-    device: str = "auto",
-    batch_size: int | None = None,
-    save_raw: bool = False,
-    progress: bool = True,
-    frame_range: tuple[int, int] | None = None,
-) -> dict[str, np.ndarray]:
-    """Predict one video's frames folder; write ``out_dir/<frame name>.png`` for each frame.
+@dataclass(frozen=True)
+class FolderInputs:
+    """One video's frames (sorted) and their flow images (None without flow), checked."""
 
-    ``out_dir`` appears only when complete. With ``save_raw`` also ``out_dir/raw.npz``
-    (float32 (240, 320) per frame name without extension). Returns those raw maps.
-    """
-    from sstsal.model.checkpoint import load_model
-    from sstsal.model.weights import checkpoint_path
-    from sstsal.pipeline.atomic import write_png
+    frames: list[FrameName]
+    frame_paths: list[Path]
+    flow_paths: list[Path] | None
 
+
+def folder_inputs(
+    frames_dir: str | os.PathLike, out_dir: str | os.PathLike, flow_dir: str | os.PathLike | None, *, uses_flow: bool
+) -> FolderInputs:
+    """The frames of ``frames_dir`` and their flow images in ``flow_dir``, checked before any work:
+    the output folder is replaceable, every frame has a flow image, all images have one size."""
     frames = list_frames(frames_dir)
     check_replaceable(Path(out_dir))  # before any work: --out must not hold anything else
-    if not no_flow and flow_dir is None:
+    if uses_flow and flow_dir is None:
         raise InputError("no flow folder given: pass --flow DIR, or --no-flow to use the model without optical flow")
     frame_paths = [Path(frames_dir) / f.filename for f in frames]
-    flow_paths = None if no_flow else match_flow(frames, flow_dir)
+    flow_paths = match_flow(frames, flow_dir) if uses_flow else None
     check_same_size(frame_paths)
     if flow_paths is not None:
         check_same_size(flow_paths)
-    if checkpoint is None:
-        checkpoint = checkpoint_path("SST_Sal_wo_OF.pth" if no_flow else "SST_Sal.pth")
-    model = load_model(checkpoint)
-    warning = temporal_context_warning(len(frames))
-    if warning and (frame_range is None or frame_range[0] == 0):
-        logger.warning("warning: %s: %s", Path(frames_dir).name, warning)
+    return FolderInputs(frames, frame_paths, flow_paths)
 
-    maps = predict_maps(
-        model, frame_paths, flow_paths, device=device, batch_size=batch_size, frame_range=frame_range, progress=progress
-    )
-    raw = {frames[i].stem: m.numpy() for i, m in sorted(maps.items())}
-    with atomic_directory(out_dir) as tmp:
-        for i, m in sorted(maps.items()):
-            write_png(tmp / frames[i].filename, normalise_map(m))
-        if save_raw:
-            np.savez(tmp / "raw.npz", **raw)
-    return raw
+
+class SaliencyPredictor:
+    """SST-Sal loaded once on its device, predicting one frames folder after another (the pattern of
+    segment-anything's predictor): ``SaliencyPredictor.from_settings(settings).predict_folder(...)``.
+
+    Args:
+        model: the network (see :func:`sstsal.model.checkpoint.load_model`); moved to ``device``.
+        device: auto, cpu, cuda or cuda:N.
+        batch_size: windows per batch (None: 2 on CPU, 16 on CUDA).
+        uses_flow: whether folders come with flow images (None: whether the model takes 6 channels).
+    """
+
+    def __init__(
+        self, model: SSTSal, *, device: str | torch.device = "auto", batch_size: int | None = None, uses_flow: bool | None = None
+    ) -> None:
+        self.device = resolve_device(str(device))
+        self.batch_size = batch_size or default_batch_size(self.device)
+        if self.batch_size < 1:
+            raise InputError(f"batch size must be at least 1, got {self.batch_size}")
+        self.model = model.to(self.device).eval()
+        self.uses_flow = model.input_channels == 6 if uses_flow is None else bool(uses_flow)
+
+    @classmethod
+    def from_settings(cls, settings: InferenceSettings) -> SaliencyPredictor:
+        """Load the checkpoint ``settings`` name (the published one by default) onto its device."""
+        from sstsal.model.checkpoint import load_model
+
+        model = load_model(settings.checkpoint_file())
+        return cls(model, device=settings.device, batch_size=settings.batch_size, uses_flow=settings.uses_flow)
+
+    def predict_maps(
+        self,
+        frames: Sequence[Path],
+        flows: Sequence[Path] | None = None,
+        *,
+        frame_range: tuple[int, int] | None = None,
+        progress: bool = True,
+    ) -> dict[int, torch.Tensor]:
+        """:func:`predict_maps` with this predictor's model, device and batch size."""
+        return predict_maps(
+            self.model, frames, flows, device=self.device, batch_size=self.batch_size, frame_range=frame_range,
+            progress=progress,
+        )  # fmt: skip
+
+    def predict_folder(
+        self,
+        frames_dir: str | os.PathLike,
+        out_dir: str | os.PathLike,
+        *,
+        flow_dir: str | os.PathLike | None = None,
+        save_raw: bool = False,
+        progress: bool = True,
+        frame_range: tuple[int, int] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Predict one video's frames folder; see :func:`predict_folder`."""
+        inputs = folder_inputs(frames_dir, out_dir, flow_dir, uses_flow=self.uses_flow)
+        return self.write_folder(inputs, out_dir, save_raw=save_raw, progress=progress, frame_range=frame_range)
+
+    def write_folder(
+        self,
+        inputs: FolderInputs,
+        out_dir: str | os.PathLike,
+        *,
+        save_raw: bool = False,
+        progress: bool = True,
+        frame_range: tuple[int, int] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Predict checked ``inputs`` into ``out_dir`` (appears only when complete); the raw maps."""
+        from sstsal.pipeline.atomic import write_png
+
+        frames = inputs.frames
+        warning = temporal_context_warning(len(frames))
+        if warning and (frame_range is None or frame_range[0] == 0):
+            logger.warning("warning: %s: %s", Path(inputs.frame_paths[0]).parent.name, warning)
+        maps = self.predict_maps(inputs.frame_paths, inputs.flow_paths, frame_range=frame_range, progress=progress)
+        raw = {frames[i].stem: m.numpy() for i, m in sorted(maps.items())}
+        with atomic_directory(out_dir) as tmp:
+            for i, m in sorted(maps.items()):
+                write_png(tmp / frames[i].filename, normalise_map(m))
+            if save_raw:
+                np.savez(tmp / "raw.npz", **raw)
+        return raw
+
+
+def predict_folder(
+    frames_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    settings: InferenceSettings | None = None,
+    *,
+    flow_dir: str | os.PathLike | None = None,
+    save_raw: bool = False,
+    progress: bool = True,
+    frame_range: tuple[int, int] | None = None,
+    **options: Any,
+) -> dict[str, np.ndarray]:
+    """Predict one video's frames folder; write ``out_dir/<frame name>.png`` for each frame.
+
+    ``settings`` (or its fields as keyword ``options``: checkpoint, no_flow, device, batch_size)
+    say which model runs where. The inputs are checked before the model is loaded. ``out_dir``
+    appears only when complete. With ``save_raw`` also ``out_dir/raw.npz`` (float32 (240, 320)
+    per frame name without extension). Returns those raw maps. To predict several folders with
+    one loaded model, use :class:`SaliencyPredictor`.
+    """
+    settings = InferenceSettings.from_options(settings, **options)
+    inputs = folder_inputs(frames_dir, out_dir, flow_dir, uses_flow=settings.uses_flow)
+    predictor = SaliencyPredictor.from_settings(settings)
+    return predictor.write_folder(inputs, out_dir, save_raw=save_raw, progress=progress, frame_range=frame_range)

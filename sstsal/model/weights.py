@@ -12,8 +12,11 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
+from typing import Any
 
 from sstsal.errors import CheckpointError
 from sstsal.hashing import sha256_of
@@ -26,26 +29,62 @@ _SSTSAL_URL = "https://github.com/edurnebernal/SST-Sal/raw/dc6a4bae83d5ccd1f3057
 
 @dataclass(frozen=True)
 class PublishedFile:
+    """One published file: its name, pinned URL, sha256, size in bytes and what it is."""
+
     name: str
     url: str
     sha256: str
     size: int
+    # Not part of a file's identity (and a dict is not hashable), so left out of eq and hash.
+    meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
-CHECKPOINTS = {
-    "SST_Sal.pth": PublishedFile(
+class SstSalWeights(Enum):
+    """The published SST-Sal checkpoints, in the manner of torchvision's weights enums.
+
+    ``SstSalWeights.DEFAULT`` is the model with optical flow, as published.
+    """
+
+    SST_SAL = PublishedFile(
         "SST_Sal.pth",
         _SSTSAL_URL.format("SST_Sal.pth"),
         "f1a50c86195a368520ce61581eb66e261fbea888ee554b9e09e3d8fe56d79d54",
         227039,
-    ),
-    "SST_Sal_wo_OF.pth": PublishedFile(
+        {"uses_flow": True, "input_channels": 6, "description": "SST-Sal on frames and RAFT flow images"},
+    )
+    SST_SAL_WO_OF = PublishedFile(
         "SST_Sal_wo_OF.pth",
         _SSTSAL_URL.format("SST_Sal_wo_OF.pth"),
         "e3f6043cbb190c42fe9655e2dcc9853bd841c7ca40bf533370737c465a15a25b",
         20575,
-    ),
-}
+        {"uses_flow": False, "input_channels": 3, "description": "SST-Sal on frames only (no optical flow)"},
+    )
+    DEFAULT = SST_SAL
+
+    @property
+    def file_name(self) -> str:
+        return self.value.name
+
+    @property
+    def uses_flow(self) -> bool:
+        return bool(self.value.meta["uses_flow"])
+
+    @classmethod
+    def for_flow(cls, uses_flow: bool) -> SstSalWeights:
+        """The published checkpoint for inputs with (``True``) or without optical flow."""
+        return cls.SST_SAL if uses_flow else cls.SST_SAL_WO_OF
+
+    @classmethod
+    def from_name(cls, name: str) -> SstSalWeights:
+        """The member whose file is ``name`` (e.g. ``SST_Sal.pth``)."""
+        for member in cls:
+            if member.file_name == name:
+                return member
+        raise CheckpointError(f"unknown checkpoint {name!r}: known are {', '.join(m.file_name for m in cls)}")
+
+
+# The registry by file name: the look-up below goes through it (tests point an entry elsewhere).
+CHECKPOINTS: dict[str, PublishedFile] = {member.file_name: member.value for member in SstSalWeights}
 
 
 def models_dir() -> Path:
@@ -85,8 +124,11 @@ def fetch_file(url: str, sha256: str, dest: Path, *, timeout: float = 60.0) -> P
     return dest
 
 
-def checkpoint_path(name: str = "SST_Sal.pth", *, download: bool = True, timeout: float = 60.0) -> Path:
-    """Path of a published checkpoint, from SSTSAL_MODELS, the cache, or a download."""
+def checkpoint_path(name: str | SstSalWeights = SstSalWeights.DEFAULT, *, download: bool = True, timeout: float = 60.0) -> Path:
+    """Path of a published checkpoint (a file name or a :class:`SstSalWeights`), from SSTSAL_MODELS,
+    the cache, or a download."""
+    if isinstance(name, SstSalWeights):
+        name = name.file_name
     if name not in CHECKPOINTS:
         raise CheckpointError(f"unknown checkpoint {name!r}: known are {', '.join(CHECKPOINTS)}")
     spec = CHECKPOINTS[name]

@@ -21,12 +21,18 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import list_frames
 from sstsal.pipeline.atomic import atomic_directory, remove_stale_temporaries, write_text
+
+if TYPE_CHECKING:  # these import torch: only when a chunk job runs
+    from sstsal.flow.settings import FlowSettings
+    from sstsal.model.predictor import SaliencyPredictor
+    from sstsal.model.settings import InferenceSettings
 
 CHUNK_LABEL = re.compile(r"^(?P<start>\d+)-(?P<stop>\d+)$")
 
@@ -131,15 +137,16 @@ def _merge_npz(paths: Sequence[Path]) -> dict[str, np.ndarray]:
 def compute_flow_chunk(
     frames_dir: str | os.PathLike,
     chunk_dir: str | os.PathLike,
+    settings: FlowSettings | None = None,
     *,
     frame_range: tuple[int, int],
     raw_npy: bool = False,
-    **flow_options,
+    **flow_options: Any,
 ) -> list[str]:
     """Flow images of the frames with index in ``frame_range`` into ``chunk_dir/flow`` (and the
     raw flow into ``chunk_dir/raw`` when ``raw_npy``); ``chunk_dir`` appears when complete.
 
-    flow_options: the keyword arguments of :func:`sstsal.flow.engines.compute_flow_folder`.
+    settings, flow_options: as for :func:`sstsal.flow.engines.compute_flow_folder`.
     """
     from sstsal.flow.engines import compute_flow_folder
 
@@ -148,6 +155,7 @@ def compute_flow_chunk(
         return compute_flow_folder(
             frames_dir,
             tmp / FLOW_IMAGES,
+            settings,
             frame_range=frame_range,
             raw_npy_dir=(tmp / FLOW_RAW) if raw_npy else None,
             **flow_options,
@@ -185,17 +193,20 @@ def gather_flow(
 def predict_chunk(
     frames_dir: str | os.PathLike,
     chunk_dir: str | os.PathLike,
+    settings: InferenceSettings | None = None,
     *,
     frame_range: tuple[int, int],
     flow_dir: str | os.PathLike | None = None,
-    checkpoint: str | os.PathLike | None = None,
-    no_flow: bool = False,
-    device: str = "auto",
-    batch_size: int | None = None,
     threads: int | None = None,
+    predictor: SaliencyPredictor | None = None,
+    **options: Any,
 ) -> int:
     """Saliency PNGs and raw maps (``raw.npz``) of the frames with index in ``frame_range``
-    into ``chunk_dir`` (appears when complete). Returns the number of maps."""
+    into ``chunk_dir`` (appears when complete). Returns the number of maps.
+
+    The model is ``predictor``'s (loaded once for several chunks), or loaded from ``settings``
+    (or its fields as keyword ``options``) for this chunk.
+    """
     import torch
 
     from sstsal.model.predictor import predict_folder
@@ -203,10 +214,13 @@ def predict_chunk(
     if threads:
         torch.set_num_threads(threads)
     remove_stale_temporaries(chunk_dir)
-    maps = predict_folder(
-        frames_dir, chunk_dir, flow_dir=flow_dir, checkpoint=checkpoint, no_flow=no_flow, device=device,
-        batch_size=batch_size, save_raw=True, progress=True, frame_range=frame_range,
-    )  # fmt: skip
+    run = dict(flow_dir=flow_dir, save_raw=True, progress=True, frame_range=frame_range)
+    if predictor is not None:
+        if settings is not None or options:
+            raise TypeError("give a predictor or inference settings, not both")
+        maps = predictor.predict_folder(frames_dir, chunk_dir, **run)
+    else:
+        maps = predict_folder(frames_dir, chunk_dir, settings, **run, **options)
     return len(maps)
 
 

@@ -12,13 +12,17 @@ import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sstsal.errors import SstsalError
 from sstsal.logs import configure_logging
 from sstsal.pipeline.atomic import remove_stale_temporaries
 from sstsal.pipeline.gpus import job_gpu
 from sstsal.pipeline.provenance import StageRecord, recording
+
+if TYPE_CHECKING:  # imported when called: the job's log must be set up before torch loads
+    from sstsal.flow.settings import FlowSettings
+    from sstsal.model.settings import InferenceSettings
 
 
 @contextlib.contextmanager
@@ -75,24 +79,29 @@ def job_log(
             sys.stderr = console
 
 
-def flow_options(params) -> dict:
-    """The flow rule's Snakemake ``params`` as :func:`sstsal.flow.engines.compute_flow_folder` options.
+def flow_settings(params) -> FlowSettings:
+    """The flow rule's Snakemake ``params`` as :class:`~sstsal.flow.settings.FlowSettings`.
 
-    One mapping for the whole-video and the chunked flow jobs, so their images cannot drift
-    apart. ``save_raw`` stays off: no flow.npz among the flow images (validation rejects it);
-    the raw flow goes out as .npy files instead.
+    One mapping for the whole-video and the chunked flow jobs, so their images cannot drift apart.
     """
-    return {
-        "method": params.method,
-        "checkpoint": params.checkpoint or "auto",
-        "width": params.width,
-        "iters": params.iters,
-        "precision": params.precision,
-        "seam": params.seam,
-        "device": params.device,
-        "color_order": params.color_order,
-        "save_raw": False,
-    }
+    from sstsal.flow.settings import FlowSettings
+
+    return FlowSettings.from_params(params)
+
+
+def flow_options(params) -> dict:
+    """The earlier form of :func:`flow_settings`: keyword options of
+    :func:`sstsal.flow.engines.compute_flow_folder`. ``save_raw`` stays off: no flow.npz among the
+    flow images (validation rejects it); the raw flow goes out as .npy files instead."""
+    return {"settings": flow_settings(params), "save_raw": False}
+
+
+def inference_settings(params) -> InferenceSettings:
+    """The inference rule's Snakemake ``params`` as :class:`~sstsal.model.settings.InferenceSettings`
+    (the whole-video and the chunked inference jobs)."""
+    from sstsal.model.settings import InferenceSettings
+
+    return InferenceSettings.from_params(params)
 
 
 def stage_job(job: Any, *, threads: bool = False) -> contextlib.AbstractContextManager[StageRecord]:

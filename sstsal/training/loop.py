@@ -395,31 +395,64 @@ def _collate(items):
     return torch.stack(xs), torch.stack(ys)
 
 
-def train(
+def _fresh_partial() -> dict:
+    """Loss sum, frame count and seconds of the epoch so far."""
+    return {"loss": 0.0, "frames": 0, "seconds": 0.0}
+
+
+@dataclass
+class _Run:
+    """A training run's state between epochs: what ``checkpoint.pt`` holds, and what it trains on."""
+
+    out_dir: Path
+    config: TrainConfig
+    layout: DataLayout
+    train_videos: list[str]
+    val_videos: list[str]
+    train_seqs: list[TrainingSequence]
+    val_seqs: list[TrainingSequence]
+    dropped: int
+    device: torch.device
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    rows: list[dict[str, float]] = field(default_factory=list)
+    best_val: float = math.inf
+    # Where the first epoch of this call starts: (epoch, step within it, partial loss sums).
+    start_epoch: int = 0
+    start_step: int = 0
+    partial: dict = field(default_factory=_fresh_partial)
+
+    def snapshot(self, epoch: int, step: int, partial_now: dict) -> dict:
+        """The resumable state after ``step`` batches of ``epoch``."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": epoch,
+            "step": step,
+            "partial": dict(partial_now),
+            "log": self.rows,
+            "best_val": self.best_val,
+            "config": asdict(self.config),
+            "train_videos": self.train_videos,
+            "val_videos": self.val_videos,
+            "layout": asdict(self.layout),
+        }
+
+
+def _restore_or_start(
     layout: DataLayout | None,
     train_videos: list[str] | None,
-    out_dir: str | Path,
-    config: TrainConfig | None = None,
+    out_dir: Path,
+    config: TrainConfig | None,
     *,
-    val_videos: list[str] | None = None,
-    resume: bool = False,
-    device: str = "auto",
-    workers: int = 0,
-    tensorboard: bool = False,
-    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
-    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
-) -> TrainResult:
-    """Train (or fine-tune, or resume) SST-Sal; writes into ``out_dir``:
-    ``checkpoint.pt`` (resumable state), ``losses.csv`` (one row per epoch), ``best.safetensors``
-    (lowest validation loss), ``model.safetensors`` (after the last epoch), ``train_config.json``.
-
-    On ``resume`` the run's saved data layout, video split and settings are used (``layout``,
-    ``train_videos`` and ``config`` may be None); only ``config.epochs`` may change.
-    """
+    val_videos: list[str] | None,
+    resume: bool,
+    device: str,
+    log: Callable[[str], None],
+) -> _Run:
+    """The run in ``out_dir`` restored from its checkpoint (``resume``), or a new one; checks the data."""
     from sstsal.devices import resolve_device
-    from sstsal.model.checkpoint import save_weights
 
-    out_dir = Path(out_dir)
     checkpoint_path = out_dir / CHECKPOINT
     state = None
     if checkpoint_path.exists():
@@ -466,97 +499,126 @@ def train(
     torch_device = resolve_device(device)
     model = _build_model(config, resuming=state is not None).to(torch_device)
     optimizer = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
-    rows: list[dict[str, float]] = []
-    start_epoch, start_step, partial = 0, 0, {"loss": 0.0, "frames": 0, "seconds": 0.0}
-    best_val = math.inf
+    run = _Run(out_dir, config, layout, train_videos, val_videos, train_seqs, val_seqs, dropped, torch_device, model, optimizer)
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
-        rows, best_val = state["log"], state["best_val"]
-        start_epoch, start_step, partial = state["epoch"], state["step"], state["partial"]
-        log(f"resuming {out_dir} at epoch {start_epoch + 1}, step {start_step}")
+        run.rows, run.best_val = state["log"], state["best_val"]
+        run.start_epoch, run.start_step, run.partial = state["epoch"], state["step"], state["partial"]
+        log(f"resuming {out_dir} at epoch {run.start_epoch + 1}, step {run.start_step}")
+    return run
+
+
+def _train_epoch(run: _Run, train_set: SequenceDataset, epoch: int, workers: int) -> tuple[dict, float]:
+    """One epoch's optimiser steps (from the saved step when resuming into it); returns the epoch's
+    partial loss sums and the moment this call started it."""
+    config, model, optimizer = run.config, run.model, run.optimizer
+    model.train()
+    order = _epoch_order(config.seed, epoch, len(run.train_seqs))
+    batches = [[(epoch, i) for i in order[b : b + config.batch_size]] for b in range(0, len(order), config.batch_size)]
+    step = run.start_step if epoch == run.start_epoch else 0
+    partial = run.partial if epoch == run.start_epoch else _fresh_partial()
+    loader = DataLoader(train_set, batch_sampler=batches[step:], num_workers=workers, collate_fn=_collate)
+    started = last_save = time.monotonic()
+    for x, y in loader:
+        optimizer.zero_grad()
+        loss = spherical_kl_loss(model(x.to(run.device))[:, :, 0], y.to(run.device)[:, :, 0])
+        loss.sum().backward()
+        optimizer.step()
+        step += 1
+        partial["loss"] += float(loss.detach().sum())
+        partial["frames"] += loss.numel()
+        if not math.isfinite(partial["loss"]):
+            raise SstsalError(f"the training loss became {partial['loss']} in epoch {epoch + 1}: lower --lr (now {config.lr})")
+        if config.checkpoint_minutes > 0 and time.monotonic() - last_save > 60 * config.checkpoint_minutes:
+            now = time.monotonic()
+            _save_checkpoint(run.out_dir, run.snapshot(epoch, step, {**partial, "seconds": partial["seconds"] + now - started}))
+            last_save = now
+    return partial, started
+
+
+def _end_epoch(run: _Run, epoch: int, partial: dict, started: float, val_loader: DataLoader, writer) -> dict[str, float]:
+    """Validate, keep the best weights, save the checkpoint and the loss log; returns the epoch's row."""
+    from sstsal.model.checkpoint import save_weights
+
+    val_loss = _evaluate(run.model, val_loader, run.device) if run.val_seqs else math.nan
+    row = {
+        "epoch": epoch + 1,
+        "train_loss": partial["loss"] / max(partial["frames"], 1),
+        "val_loss": val_loss,
+        "lr": run.config.lr,
+        "train_sequences": len(run.train_seqs),
+        "val_sequences": len(run.val_seqs),
+        "seconds": round(partial["seconds"] + time.monotonic() - started, 3),
+    }
+    run.rows = run.rows + [row]
+    # Best model first, then the checkpoint: a kill in between only repeats this epoch.
+    judged = val_loss if run.val_seqs else row["train_loss"]
+    if judged < run.best_val:
+        run.best_val = judged
+        save_weights(run.model, run.out_dir / BEST_WEIGHTS, metadata={"epoch": str(epoch + 1)})
+    _save_checkpoint(run.out_dir, run.snapshot(epoch + 1, 0, _fresh_partial()))
+    _write_log(run.out_dir, run.rows)
+    if writer is not None:
+        writer.add_scalars("loss", {"train": row["train_loss"], "val": val_loss}, epoch + 1)
+    return row
+
+
+def train(
+    layout: DataLayout | None,
+    train_videos: list[str] | None,
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    val_videos: list[str] | None = None,
+    resume: bool = False,
+    device: str = "auto",
+    workers: int = 0,
+    tensorboard: bool = False,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+    log: Callable[[str], None] = lambda message: print(message, file=sys.stderr),
+) -> TrainResult:
+    """Train (or fine-tune, or resume) SST-Sal; writes into ``out_dir``:
+    ``checkpoint.pt`` (resumable state), ``losses.csv`` (one row per epoch), ``best.safetensors``
+    (lowest validation loss), ``model.safetensors`` (after the last epoch), ``train_config.json``.
+
+    On ``resume`` the run's saved data layout, video split and settings are used (``layout``,
+    ``train_videos`` and ``config`` may be None); only ``config.epochs`` may change.
+    """
+    from sstsal.model.checkpoint import save_weights
+
+    out_dir = Path(out_dir)
+    run = _restore_or_start(
+        layout, train_videos, out_dir, config, val_videos=val_videos, resume=resume, device=device, log=log
+    )
+    config = run.config
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_text(out_dir / CONFIG, json.dumps({**asdict(config), "train_videos": train_videos, "val_videos": val_videos}, indent=2) + "\n")
-    _write_log(out_dir, rows)
+    run_settings = {**asdict(config), "train_videos": run.train_videos, "val_videos": run.val_videos}
+    write_text(out_dir / CONFIG, json.dumps(run_settings, indent=2) + "\n")
+    _write_log(out_dir, run.rows)
     writer = _tensorboard_writer(out_dir) if tensorboard else None
 
-    train_set = SequenceDataset(train_seqs, config, rotate=config.rotate)
-    val_loader = DataLoader(SequenceDataset(val_seqs, config, rotate=False), batch_size=config.batch_size,
+    train_set = SequenceDataset(run.train_seqs, config, rotate=config.rotate)
+    val_loader = DataLoader(SequenceDataset(run.val_seqs, config, rotate=False), batch_size=config.batch_size,
                             num_workers=workers, collate_fn=_collate)  # fmt: skip
-    if not rows and val_seqs:
+    if not run.rows and run.val_seqs:
         # Row 0: the starting point (random or --init weights), so every run shows its gain.
-        rows = [{"epoch": 0, "train_loss": math.nan, "val_loss": _evaluate(model, val_loader, torch_device),
-                 "lr": config.lr, "train_sequences": len(train_seqs), "val_sequences": len(val_seqs), "seconds": 0.0}]  # fmt: skip
-        _write_log(out_dir, rows)
-        log(f"epoch 0 (before training): val {rows[0]['val_loss']:.5f}")
+        run.rows = [{"epoch": 0, "train_loss": math.nan, "val_loss": _evaluate(run.model, val_loader, run.device),
+                     "lr": config.lr, "train_sequences": len(run.train_seqs), "val_sequences": len(run.val_seqs),
+                     "seconds": 0.0}]  # fmt: skip
+        _write_log(out_dir, run.rows)
+        log(f"epoch 0 (before training): val {run.rows[0]['val_loss']:.5f}")
 
-    def snapshot(epoch: int, step: int, partial_now: dict) -> dict:
-        return {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "epoch": epoch,
-            "step": step,
-            "partial": dict(partial_now),
-            "log": rows,
-            "best_val": best_val,
-            "config": asdict(config),
-            "train_videos": train_videos,
-            "val_videos": val_videos,
-            "layout": asdict(layout),
-        }
-
-    for epoch in range(start_epoch, config.epochs):
-        model.train()
-        order = _epoch_order(config.seed, epoch, len(train_seqs))
-        batches = [[(epoch, i) for i in order[b : b + config.batch_size]] for b in range(0, len(order), config.batch_size)]
-        step = start_step if epoch == start_epoch else 0
-        if epoch != start_epoch:
-            partial = {"loss": 0.0, "frames": 0, "seconds": 0.0}
-        loader = DataLoader(train_set, batch_sampler=batches[step:], num_workers=workers, collate_fn=_collate)
-        started = last_save = time.monotonic()
-        for x, y in loader:
-            optimizer.zero_grad()
-            loss = spherical_kl_loss(model(x.to(torch_device))[:, :, 0], y.to(torch_device)[:, :, 0])
-            loss.sum().backward()
-            optimizer.step()
-            step += 1
-            partial["loss"] += float(loss.detach().sum())
-            partial["frames"] += loss.numel()
-            if not math.isfinite(partial["loss"]):
-                raise SstsalError(
-                    f"the training loss became {partial['loss']} in epoch {epoch + 1}: lower --lr (now {config.lr})"
-                )
-            if config.checkpoint_minutes > 0 and time.monotonic() - last_save > 60 * config.checkpoint_minutes:
-                now = time.monotonic()
-                _save_checkpoint(out_dir, snapshot(epoch, step, {**partial, "seconds": partial["seconds"] + now - started}))
-                last_save = now
-        val_loss = _evaluate(model, val_loader, torch_device) if val_seqs else math.nan
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": partial["loss"] / max(partial["frames"], 1),
-            "val_loss": val_loss,
-            "lr": config.lr,
-            "train_sequences": len(train_seqs),
-            "val_sequences": len(val_seqs),
-            "seconds": round(partial["seconds"] + time.monotonic() - started, 3),
-        }
-        rows = rows + [row]
-        # Best model first, then the checkpoint: a kill in between only repeats this epoch.
-        judged = val_loss if val_seqs else row["train_loss"]
-        if judged < best_val:
-            best_val = judged
-            save_weights(model, out_dir / BEST_WEIGHTS, metadata={"epoch": str(epoch + 1)})
-        _save_checkpoint(out_dir, snapshot(epoch + 1, 0, {"loss": 0.0, "frames": 0, "seconds": 0.0}))
-        _write_log(out_dir, rows)
-        if writer is not None:
-            writer.add_scalars("loss", {"train": row["train_loss"], "val": val_loss}, epoch + 1)
-        log(f"epoch {epoch + 1}/{config.epochs}: train {row['train_loss']:.5f}, val {val_loss:.5f} ({row['seconds']:.1f} s)")
+    for epoch in range(run.start_epoch, config.epochs):
+        partial, started = _train_epoch(run, train_set, epoch, workers)
+        row = _end_epoch(run, epoch, partial, started, val_loader, writer)
+        log(f"epoch {epoch + 1}/{config.epochs}: train {row['train_loss']:.5f}, val {row['val_loss']:.5f} ({row['seconds']:.1f} s)")
         if on_epoch_end is not None:
             on_epoch_end(row)
-    save_weights(model, out_dir / FINAL_WEIGHTS, metadata={"epoch": str(config.epochs)})
+    save_weights(run.model, out_dir / FINAL_WEIGHTS, metadata={"epoch": str(config.epochs)})
     if writer is not None:
         writer.close()
-    return TrainResult(out_dir=out_dir, config=config, log=rows, dropped_sequences=dropped)
+    return TrainResult(out_dir=out_dir, config=config, log=run.rows, dropped_sequences=run.dropped)
 
 
 RUN_FILES = (CHECKPOINT, LOSS_LOG, BEST_WEIGHTS, FINAL_WEIGHTS, CONFIG)

@@ -1,9 +1,9 @@
 """Flow images of one chunk of a video: sstsal.pipeline.chunks.compute_flow_chunk.
 
-The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.job.flow_options.
+The params are the whole-video flow rule's, mapped by the same sstsal.pipeline.job.flow_settings.
 """
 
-from sstsal.pipeline.job import flow_options, stage_job
+from sstsal.pipeline.job import flow_settings, stage_job
 
 with stage_job(snakemake, threads=True) as stage:
     from sstsal.pipeline.chunks import compute_flow_chunk, parse_chunk_label
@@ -13,8 +13,8 @@ with stage_job(snakemake, threads=True) as stage:
     compute_flow_chunk(
         snakemake.input.frames,
         snakemake.output.chunk,
+        flow_settings(params),
         frame_range=parse_chunk_label(snakemake.wildcards.chunk),
         raw_npy=params.raw_dir is not None,
-        **flow_options(params),
     )
     stage.facts.update(flow_facts(params))

@@ -1,6 +1,6 @@
 """SST-Sal inference on one video: sstsal.model.predictor.predict_folder, plus the float16 map stack."""
 
-from sstsal.pipeline.job import stage_job
+from sstsal.pipeline.job import inference_settings, stage_job
 
 with stage_job(snakemake, threads=True) as stage:
     from sstsal.model.predictor import temporal_context_warning
@@ -12,11 +12,8 @@ with stage_job(snakemake, threads=True) as stage:
         snakemake.input.frames,
         snakemake.output.maps,
         snakemake.output.stack,
+        inference_settings(snakemake.params),
         flow_dir=snakemake.input.get("flow") or None,
-        checkpoint=params.checkpoint,
-        no_flow=params.no_flow,
-        device=params.device,
-        batch_size=params.batch_size,
         threads=snakemake.threads,
     )
     stage.facts.update(inference_facts(params), frames=frames)

@@ -1,5 +1,6 @@
 """RAFT optical flow (Teed & Deng, ECCV 2020) on torchvision's ``raft_large``: weights, padding,
-memory and time planning, the correlation block and the engine for long equirectangular videos.
+memory and time planning, the correlation block, the network (a torchvision RAFT subclass with
+shared encodings) and the engine for long equirectangular videos.
 
 SST-Sal was trained on flow images computed with the published RAFT code and its
 ``raft-sintel.pth`` checkpoint; this package runs the same network through torchvision.
@@ -7,6 +8,7 @@ SST-Sal was trained on flow images computed with the published RAFT code and its
 
 from sstsal.flow.raft.correlation import SharedCorrBlock
 from sstsal.flow.raft.engine import PRECISIONS, FlowPlan, Precision, RaftFlow, check_memory, frames_to_tensor
+from sstsal.flow.raft.network import VideoRAFT, convex_upsample, coords_grid
 from sstsal.flow.raft.padding import SEAM_MODES, EquirectPadding, SeamMode, default_seam_margin, equirect_padding
 from sstsal.flow.raft.planning import (
     MemoryPlan,
@@ -23,6 +25,8 @@ from sstsal.flow.raft.weights import (
     PUBLISHED_MODELS_URL,
     TORCHVISION_WEIGHTS,
     RaftCheckpoint,
+    RaftWeights,
+    RaftWeightsFile,
     convert_published_state_dict,
     find_published_checkpoint,
     is_published_layout,
@@ -47,11 +51,16 @@ __all__ = [
     "Precision",
     "RaftCheckpoint",
     "RaftFlow",
+    "RaftWeights",
+    "RaftWeightsFile",
     "SeamMode",
     "SharedCorrBlock",
+    "VideoRAFT",
     "available_memory",
     "check_memory",
     "convert_published_state_dict",
+    "convex_upsample",
+    "coords_grid",
     "default_seam_margin",
     "equirect_padding",
     "estimate_cpu_seconds_per_pair",

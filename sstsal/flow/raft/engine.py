@@ -8,18 +8,16 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 from torchvision.models.optical_flow import RAFT
-from torchvision.models.optical_flow._utils import make_coords_grid, upsample_flow
 
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError, SstsalError
-from sstsal.flow.raft.correlation import shared_corr_block_for
+from sstsal.flow.raft.network import VideoRAFT
 from sstsal.flow.raft.padding import SEAM_MODES, EquirectPadding, SeamMode, equirect_padding
 from sstsal.flow.raft.planning import (
     MemoryPlan,
@@ -28,6 +26,9 @@ from sstsal.flow.raft.planning import (
     estimate_cpu_seconds_per_pair,
     plan_memory,
 )
+
+if TYPE_CHECKING:  # settings.py imports this module's PRECISIONS
+    from sstsal.flow.settings import FlowSettings
 
 logger = logging.getLogger(__name__)
 
@@ -85,14 +86,15 @@ def check_memory(
 class RaftFlow:
     """Flow of consecutive frame pairs (t -> t+1) with RAFT, every frame encoded once.
 
-    Frame t is the second image of pair t-1 and the first of pair t: its feature encoding is
-    computed once and used by both pairs, its context encoding once for pair t. Several pairs
-    share one batch; the correlation pyramid is freed after each batch. Only the last
-    iteration's flow is upsampled. The flow equals torchvision's pair-by-pair
+    The network steps are :class:`~sstsal.flow.raft.network.VideoRAFT`'s (each frame's features
+    encoded once, shared by the two pairs it is in); this engine pads and batches the frames,
+    carries the last frame's features to the next batch, plans memory and halves the batch when
+    CUDA runs out of it. The flow equals torchvision's pair-by-pair
     ``model(image1, image2, num_flow_updates=iters)[-1]``.
 
     Args:
-        model: torchvision ``raft_large`` with weights (see :func:`load_raft`).
+        model: torchvision ``raft_large`` with weights (see :func:`load_raft`); a plain torchvision RAFT
+            is wrapped in a :class:`VideoRAFT` sharing its modules.
         device: where to run; the model is moved there.
         iters: GRU iterations (the published demo uses 20).
         precision: 'fp32', or 'bf16'/'fp16' autocast for the encoders and the update block
@@ -129,9 +131,8 @@ class RaftFlow:
             raise InputError(f"batch size must be at least 1, not {batch_size}")
         if seam not in SEAM_MODES:
             raise InputError(f"seam must be one of {', '.join(SEAM_MODES)}, not {seam!r}")
-        # the engine builds and frees the pyramid per batch through this block (see correlation.py)
-        model.corr_block = shared_corr_block_for(model.corr_block)
-        self.model = model.eval().to(self.device)
+        # the same modules as ``model``, with the shared-encoding steps as methods (see network.py)
+        self.model = VideoRAFT.from_raft(model).eval().to(self.device)
         self.iters = iters
         self.precision = precision
         self.seam = seam
@@ -142,6 +143,20 @@ class RaftFlow:
         self.encode_batch = max(1, encode_batch)
         self.frames_encoded = 0  # feature encodings computed, for tests and logs
         self.plan: FlowPlan | None = None  # set by prepare(), for logs and benchmarks
+
+    @classmethod
+    def from_settings(cls, model: RAFT, settings: FlowSettings, *, device: str | torch.device) -> RaftFlow:
+        """The engine for the RAFT part of the flow stage's :class:`~sstsal.flow.settings.FlowSettings`
+        (``device``: the settings' device, resolved)."""
+        return cls(
+            model,
+            device=device,
+            iters=settings.iters,
+            precision=settings.precision,  # type: ignore[arg-type]
+            seam=settings.seam,  # type: ignore[arg-type]
+            seam_margin=settings.seam_margin,
+            batch_size=settings.batch_size,
+        )
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -213,51 +228,20 @@ class RaftFlow:
         finally:
             torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
 
-    def _autocast(self):
-        if self.precision == "fp32":
-            return torch.autocast(device_type=self.device.type, enabled=False)
-        return torch.autocast(device_type=self.device.type, dtype=PRECISIONS[self.precision])
+    @property
+    def _amp_dtype(self) -> torch.dtype | None:
+        return None if self.precision == "fp32" else PRECISIONS[self.precision]
 
     def _prepare_images(self, frames: list[np.ndarray], padding: EquirectPadding) -> Tensor:
         images = frames_to_tensor(frames).to(self.device, non_blocking=True)
         images = padding.pad(images)
         return 2 * (images / 255.0) - 1.0  # the published normalisation, in its order
 
-    def _encode(self, encoder: torch.nn.Module, images: Tensor) -> Tensor:
-        with self._autocast():
-            parts = [encoder(images[i : i + self.encode_batch]) for i in range(0, images.shape[0], self.encode_batch)]
-        return torch.cat(parts, dim=0)
-
     def _flow_batch(self, images: Tensor, fmaps: Tensor) -> Tensor:
         """Flow of pairs (i, i+1) for i < len(images) - 1: (B, 2, H, W) at the padded size."""
-        model = self.model
-        pairs = fmaps.shape[0] - 1
-        context_out = self._encode(model.context_encoder, images[:pairs])
-        hidden_size = model.update_block.hidden_state_size
-        with self._autocast():
-            hidden, context = torch.split(context_out, [hidden_size, context_out.shape[1] - hidden_size], dim=1)
-            hidden = torch.tanh(hidden)
-            context = F.relu(context)
-        fmaps = fmaps.float()
-        corr_block = model.corr_block
-        corr_block.build_pyramid(fmaps[:pairs], fmaps[1:])
-        try:
-            h, w = fmaps.shape[-2:]
-            coords0 = make_coords_grid(pairs, h, w, device=str(self.device))
-            coords1 = coords0.clone()
-            for _ in range(self.iters):
-                corr_features = corr_block.index_pyramid(centroids_coords=coords1)
-                flow = coords1 - coords0
-                with self._autocast():
-                    hidden, delta_flow = model.update_block(hidden, context, corr_features, flow)
-                coords1 = coords1 + delta_flow.float()
-            with self._autocast():
-                up_mask = model.mask_predictor(hidden)
-            return upsample_flow(flow=coords1 - coords0, up_mask=up_mask.float())
-        finally:
-            # torchvision keeps the pyramid on the module after forward; at 2048x1024 that is
-            # gigabytes per pair held until the next batch replaces it.
-            corr_block.release()
+        return self.model.consecutive_flow(
+            images, fmaps, num_flow_updates=self.iters, chunk=self.encode_batch, amp_dtype=self._amp_dtype
+        )
 
     def _batches(self, frames: Iterable[np.ndarray], num_frames: int | None) -> Iterator[tuple[FlowPlan, list[np.ndarray]]]:
         """The frames in groups of ``batch_size`` new frames (one more for the first group, which has
@@ -288,7 +272,7 @@ class RaftFlow:
         the previous batch's last frame. Returns (flows (N, H, W, 2) or None, the new carry)."""
         with self._numerics():
             images = self._prepare_images(new, plan.padding)
-            fmaps = self._encode(self.model.feature_encoder, images)
+            fmaps = self.model.encode_features(images, chunk=self.encode_batch, amp_dtype=self._amp_dtype)
             self.frames_encoded += images.shape[0]
             if carried is not None:
                 images = torch.cat([carried[0], images])

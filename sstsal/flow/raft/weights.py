@@ -8,24 +8,67 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
 from torch import Tensor
-from torchvision.models.optical_flow import RAFT, Raft_Large_Weights, raft_large
+from torchvision.models.optical_flow import Raft_Large_Weights, raft_large
 
 from sstsal.errors import CheckpointError
 from sstsal.flow.raft.correlation import SharedCorrBlock
+from sstsal.flow.raft.network import VideoRAFT
 from sstsal.hashing import sha256_of
 
 logger = logging.getLogger(__name__)
 
-PUBLISHED_CHECKPOINT_NAME = "raft-sintel.pth"
-# sha256 of raft-sintel.pth from the published models.zip, as recorded by a third party that
-# ships a byte-identical copy (see third_party/RAFT/README.md); a different file still loads.
-PUBLISHED_CHECKPOINT_SHA256 = "90630d2e7d488a0d3ccb5e8194524850c4c05c732ea4ff99799822c7fa5c5cbf"
-PUBLISHED_MODELS_URL = "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip"
+
+@dataclass(frozen=True)
+class RaftWeightsFile:
+    """One source of RAFT-large weights: the file's name, where it is published, and what it is."""
+
+    file_name: str
+    url: str
+    # The full sha256 where known; torchvision's files carry only its first 8 hex digits in their name.
+    sha256: str | None
+    description: str
+    # The published checkpoint ships inside a zip archive (``url``), under this member name.
+    archive_member: str | None = None
+
+
+class RaftWeights(Enum):
+    """RAFT-large weights, in the manner of torchvision's weights enums.
+
+    ``RAFT_SINTEL`` is what SST-Sal's flow images were made with; ``TORCHVISION`` is torchvision's
+    port of the same checkpoint, ``Raft_Large_Weights.C_T_SKHT_V1``.
+    """
+
+    RAFT_SINTEL = RaftWeightsFile(
+        "raft-sintel.pth",
+        "https://dl.dropboxusercontent.com/s/4j4z58wuv8o0mfz/models.zip",
+        # as recorded by a third party that ships a byte-identical copy (see third_party/RAFT/README.md);
+        # a different file still loads
+        "90630d2e7d488a0d3ccb5e8194524850c4c05c732ea4ff99799822c7fa5c5cbf",
+        "published raft-sintel.pth",
+        archive_member="models/raft-sintel.pth",
+    )
+    TORCHVISION = RaftWeightsFile(
+        Path(urlparse(Raft_Large_Weights.C_T_SKHT_V1.url).path).name,
+        Raft_Large_Weights.C_T_SKHT_V1.url,
+        None,
+        "torchvision Raft_Large_Weights.C_T_SKHT_V1",
+    )
+
+    @property
+    def file_name(self) -> str:
+        return self.value.file_name
+
+
+# Names kept for callers of the earlier module (re-exported by sstsal.flow.raft).
+PUBLISHED_CHECKPOINT_NAME = RaftWeights.RAFT_SINTEL.file_name
+PUBLISHED_CHECKPOINT_SHA256 = RaftWeights.RAFT_SINTEL.value.sha256
+PUBLISHED_MODELS_URL = RaftWeights.RAFT_SINTEL.value.url
 TORCHVISION_WEIGHTS = Raft_Large_Weights.C_T_SKHT_V1
 
 CHECKPOINT_CHOICES = ("auto", "torchvision", "raft-sintel")
@@ -160,7 +203,7 @@ def _models_dirs() -> list[Path]:
 def find_published_checkpoint() -> Path | None:
     """A local ``raft-sintel.pth`` in the model folders, or None."""
     for folder in _models_dirs():
-        candidate = folder / PUBLISHED_CHECKPOINT_NAME
+        candidate = folder / RaftWeights.RAFT_SINTEL.file_name
         if candidate.is_file():
             return candidate
     return None
@@ -168,7 +211,7 @@ def find_published_checkpoint() -> Path | None:
 
 def torchvision_weights_path() -> Path:
     """Where torchvision keeps (or would download) ``Raft_Large_Weights.C_T_SKHT_V1``."""
-    return Path(torch.hub.get_dir()) / "checkpoints" / Path(urlparse(TORCHVISION_WEIGHTS.url).path).name
+    return Path(torch.hub.get_dir()) / "checkpoints" / RaftWeights.TORCHVISION.file_name
 
 
 def _torchvision_state_dict() -> dict[str, Tensor]:
@@ -181,12 +224,12 @@ def _torchvision_state_dict() -> dict[str, Tensor]:
         return read_state_dict(path)
     logger.info("downloading torchvision's RAFT-large C_T_SKHT_V1 weights to %s", path)
     try:
-        state = TORCHVISION_WEIGHTS.get_state_dict(progress=False, check_hash=True)
+        state = Raft_Large_Weights.C_T_SKHT_V1.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # URLError, HTTPError, socket errors, hash mismatch
         raise CheckpointError(
             f"could not download torchvision's RAFT weights ({exc}). Offline, copy "
-            f"{Path(urlparse(TORCHVISION_WEIGHTS.url).path).name} to {path}, or put the published "
-            f"{PUBLISHED_CHECKPOINT_NAME} in {_models_dirs()[0]} (or pass its path with --checkpoint / "
+            f"{RaftWeights.TORCHVISION.file_name} to {path}, or put the published "
+            f"{RaftWeights.RAFT_SINTEL.file_name} in {_models_dirs()[0]} (or pass its path with --checkpoint / "
             "flow.raft_checkpoint); third_party/RAFT/README.md says where both come from"
         ) from exc
     return dict(state)
@@ -209,19 +252,19 @@ def resolve_checkpoint(spec: str | os.PathLike | None = "auto") -> RaftCheckpoin
     """
     spec = "auto" if spec is None or str(spec) == "" else str(spec)
     if spec == "torchvision":
-        return RaftCheckpoint("torchvision", torchvision_weights_path(), "torchvision Raft_Large_Weights.C_T_SKHT_V1")
+        return RaftCheckpoint("torchvision", torchvision_weights_path(), RaftWeights.TORCHVISION.value.description)
     if spec in ("auto", "raft-sintel"):
         local = find_published_checkpoint()
         if local is not None:
-            return RaftCheckpoint("published", local, f"published {PUBLISHED_CHECKPOINT_NAME} at {local}")
+            return RaftCheckpoint("published", local, f"{RaftWeights.RAFT_SINTEL.value.description} at {local}")
         if spec == "raft-sintel":
-            places = " or ".join(str(d / PUBLISHED_CHECKPOINT_NAME) for d in _models_dirs())
+            places = " or ".join(str(d / RaftWeights.RAFT_SINTEL.file_name) for d in _models_dirs())
             raise CheckpointError(
-                f"no local {PUBLISHED_CHECKPOINT_NAME}: put it at {places} (it is in the published RAFT "
-                f"models.zip, {PUBLISHED_MODELS_URL}), pass its path, or use 'torchvision' for "
+                f"no local {RaftWeights.RAFT_SINTEL.file_name}: put it at {places} (it is in the published RAFT "
+                f"models.zip, {RaftWeights.RAFT_SINTEL.value.url}), pass its path, or use 'torchvision' for "
                 "torchvision's port of the same weights"
             )
-        return RaftCheckpoint("torchvision", torchvision_weights_path(), "torchvision Raft_Large_Weights.C_T_SKHT_V1")
+        return RaftCheckpoint("torchvision", torchvision_weights_path(), RaftWeights.TORCHVISION.value.description)
     path = Path(spec).expanduser()
     if not path.is_file():
         raise CheckpointError(
@@ -230,21 +273,22 @@ def resolve_checkpoint(spec: str | os.PathLike | None = "auto") -> RaftCheckpoin
     return RaftCheckpoint("file", path, f"RAFT checkpoint {path}")
 
 
-def load_raft(checkpoint: str | os.PathLike | None = "auto", *, device: str | torch.device = "cpu") -> RAFT:
-    """torchvision ``raft_large`` with the weights ``checkpoint`` names, in eval mode on ``device``."""
+def load_raft(checkpoint: str | os.PathLike | None = "auto", *, device: str | torch.device = "cpu") -> VideoRAFT:
+    """torchvision ``raft_large`` (as a :class:`VideoRAFT`) with the weights ``checkpoint`` names, in eval
+    mode on ``device``."""
     source = resolve_checkpoint(checkpoint)
     if source.kind == "torchvision":
         state = _torchvision_state_dict()
     else:
         assert source.path is not None
-        if source.path.name == PUBLISHED_CHECKPOINT_NAME and sha256_of(source.path) != PUBLISHED_CHECKPOINT_SHA256:
+        if source.path.name == RaftWeights.RAFT_SINTEL.file_name and sha256_of(source.path) != RaftWeights.RAFT_SINTEL.value.sha256:
             logger.warning(
                 "%s differs from the published raft-sintel.pth (sha256 %s): using it anyway",
                 source.path,
-                PUBLISHED_CHECKPOINT_SHA256[:12],
+                RaftWeights.RAFT_SINTEL.value.sha256[:12],
             )
         state = read_state_dict(source.path)
-    model = raft_large(weights=None, progress=False, corr_block=SharedCorrBlock())
+    model = VideoRAFT.from_raft(raft_large(weights=None, progress=False, corr_block=SharedCorrBlock()))
     model.load_state_dict(state, strict=True)
     logger.info("RAFT weights: %s", source.description)
     return model.eval().to(device)
