@@ -212,13 +212,14 @@ def test_flow_method_change_reruns_flow_and_after(finished):
 
 
 def test_director_settings_rerun_the_viewing_rules_only(finished):
+    # (and provenance.json, which gathers their records)
     assert sorted(planned_jobs(finished, base_config(director={"max_speed": 30}))) == [
-        ("director", VIDEO), ("director_path", VIDEO), ("viewer", VIDEO)]  # fmt: skip
-    assert planned_jobs(finished, base_config(director={"width": 320})) == [("director", VIDEO)]
-    assert planned_jobs(finished, base_config(viewer={"crf": 35})) == [("viewer", VIDEO)]
-    # switched off: not planned, not asked for
+        ("director", VIDEO), ("director_path", VIDEO), ("provenance", VIDEO), ("viewer", VIDEO)]  # fmt: skip
+    assert sorted(planned_jobs(finished, base_config(director={"width": 320}))) == [("director", VIDEO), ("provenance", VIDEO)]
+    assert sorted(planned_jobs(finished, base_config(viewer={"crf": 35}))) == [("provenance", VIDEO), ("viewer", VIDEO)]
+    # switched off: not planned, not asked for (provenance.json is gathered anew without their records)
     off = base_config(director={"enabled": False, "max_speed": 30}, viewer={"enabled": False})
-    assert planned_jobs(finished, off) == []
+    assert planned_jobs(finished, off) == [("provenance", VIDEO)]
     snakemake(finished, "--dry-run", config=base_config())  # leave the config file as the other tests expect
 
 
