@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -78,7 +79,7 @@ def _frame_index(name: str) -> int:
     return int(name.rsplit("_", 1)[1])
 
 
-def _mux_audio(video_only: Path, source: Path, out: Path) -> None:
+def mux_audio(video_only: Path, source: Path, out: Path) -> None:
     """Put the source's audio next to the rendered video: stream copy, AAC if copy is refused."""
     for audio_codec in ("copy", "aac"):
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-i", str(video_only),
@@ -136,25 +137,52 @@ def render_overlay(
             heat_cache[k] = heatmap(maps01[k], size, lut)
         return heat_cache[k]
 
+    transcode_frames(
+        video, out_path, info, lambda frame, n: blend(frame, heat_for(n), alpha), decode_size=size, out_size=size,
+        crf=crf, preset=preset, label=f"overlay {video.stem}", progress=progress,
+    )  # fmt: skip
+    return out_path
+
+
+def transcode_frames(
+    video: str | Path,
+    out_path: str | Path,
+    info: VideoInfo,
+    transform: Callable[[np.ndarray, int], np.ndarray],
+    *,
+    decode_size: tuple[int, int] | None,
+    out_size: tuple[int, int],
+    crf: int = 20,
+    preset: str = "medium",
+    label: str = "",
+    progress: bool = True,
+) -> int:
+    """Decode every frame of ``video`` (BGR, scaled to ``decode_size`` (w, h) with INTER_AREA-like
+    ``area`` scaling, or at the source size with None), write ``transform(frame, index)`` (uint8,
+    ``out_size``) as H.264/yuv420p MP4 at the source frame rate with the source audio, atomically.
+    Returns the number of frames written; a failed decode or encode raises :class:`SstsalError`."""
+    video, out_path = Path(video), Path(out_path)
+    source = ffmpeg.input(str(video))
+    if decode_size is not None:
+        source = source.filter("scale", decode_size[0], decode_size[1], flags="area")
     decoder = (
-        ffmpeg.input(str(video))
-        .filter("scale", size[0], size[1], flags="area")
-        .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
+        source.output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
         .global_args("-hide_banner", "-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)
     )
-    frame_bytes = size[0] * size[1] * 3
+    width, height = decode_size or (info.width, info.height)
+    frame_bytes = width * height * 3
     with atomic_file(out_path) as tmp:
         video_only = tmp.with_name(tmp.stem + ".video.mp4") if info.has_audio else tmp
         encoder = (
-            ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{size[0]}x{size[1]}", framerate=info.rate)
+            ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{out_size[0]}x{out_size[1]}", framerate=info.rate)
             .output(str(video_only), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset=preset,
                     movflags="+faststart", f="mp4")  # fmt: skip
             .global_args("-hide_banner", "-nostdin", "-v", "error")
             .overwrite_output()
             .run_async(cmd=ffmpeg_exe(), pipe_stdin=True)
         )
-        bar = tqdm(total=info.frame_count, desc=f"overlay {video.stem}", unit="frame", disable=not progress,
+        bar = tqdm(total=info.frame_count, desc=label or video.stem, unit="frame", disable=not progress,
                    file=sys.stderr, mininterval=2.0)  # fmt: skip
         written = 0
         try:
@@ -162,8 +190,8 @@ def render_overlay(
                 buffer = decoder.stdout.read(frame_bytes)
                 if len(buffer) < frame_bytes:
                     break
-                frame = np.frombuffer(buffer, np.uint8).reshape(size[1], size[0], 3)
-                encoder.stdin.write(blend(frame, heat_for(written), alpha).tobytes())
+                frame = np.frombuffer(buffer, np.uint8).reshape(height, width, 3)
+                encoder.stdin.write(transform(frame, written).tobytes())
                 written += 1
                 bar.update()
         finally:
@@ -179,8 +207,8 @@ def render_overlay(
                     f"{encoder.returncode}, {written} frames): see ffmpeg's messages above"
                 )
             if info.has_audio:
-                _mux_audio(video_only, video, tmp)
+                mux_audio(video_only, video, tmp)
         finally:
             if video_only != tmp:
                 video_only.unlink(missing_ok=True)
-    return out_path
+    return written

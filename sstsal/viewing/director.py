@@ -13,14 +13,11 @@ import sys
 from pathlib import Path
 
 import cv2
-import ffmpeg
 import numpy as np
-from tqdm import tqdm
 
-from sstsal.errors import InputError, SstsalError
-from sstsal.media.render import _mux_audio
-from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.pipeline.atomic import atomic_file
+from sstsal.errors import InputError
+from sstsal.media.render import transcode_frames
+from sstsal.media.video import VideoInfo, probe_video
 from sstsal.pipeline.saliency_stack import load_stack
 from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, camera_path, measure_path
 
@@ -116,54 +113,15 @@ def render_director(
     info = info or probe_video(video)
     size = settings.size
     rays = camera_rays(size[0], size[1], path.fov)
-    decoder = (
-        ffmpeg.input(str(video))
-        .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
-        .global_args("-hide_banner", "-nostdin", "-v", "error")
-        .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)
-    )
-    frame_bytes = info.width * info.height * 3
-    with atomic_file(out_path) as tmp:
-        video_only = tmp.with_name(tmp.stem + ".video.mp4") if info.has_audio else tmp
-        encoder = (
-            ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{size[0]}x{size[1]}", framerate=info.rate)
-            .output(str(video_only), vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset=preset,
-                    movflags="+faststart", f="mp4")  # fmt: skip
-            .global_args("-hide_banner", "-nostdin", "-v", "error")
-            .overwrite_output()
-            .run_async(cmd=ffmpeg_exe(), pipe_stdin=True)
-        )
-        bar = tqdm(total=info.frame_count, desc=f"director {video.stem}", unit="frame", disable=not progress,
-                   file=sys.stderr, mininterval=2.0)  # fmt: skip
-        written = 0
-        try:
-            while True:
-                buffer = decoder.stdout.read(frame_bytes)
-                if len(buffer) < frame_bytes:
-                    break
-                frame = np.frombuffer(buffer, np.uint8).reshape(info.height, info.width, 3)
-                row = min(written, len(path) - 1)
-                encoder.stdin.write(project(frame, rays, float(path.yaw[row]), float(path.pitch[row])).tobytes())
-                written += 1
-                bar.update()
-        finally:
-            bar.close()
-            encoder.stdin.close()
-            decoder.stdout.close()
-            encoder.wait()
-            decoder.wait()
-        try:
-            if decoder.returncode != 0 or encoder.returncode != 0 or written == 0:
-                raise SstsalError(
-                    f"rendering {out_path} failed (decoder exit {decoder.returncode}, encoder exit "
-                    f"{encoder.returncode}, {written} frames): see ffmpeg's messages above"
-                )
-            if info.has_audio:
-                _mux_audio(video_only, video, tmp)
-        finally:
-            if video_only != tmp:
-                video_only.unlink(missing_ok=True)
-    return written
+
+    def view(frame: np.ndarray, n: int) -> np.ndarray:
+        row = min(n, len(path) - 1)
+        return project(frame, rays, float(path.yaw[row]), float(path.pitch[row]))
+
+    return transcode_frames(
+        video, out_path, info, view, decode_size=None, out_size=size, crf=crf, preset=preset,
+        label=f"director {video.stem}", progress=progress,
+    )  # fmt: skip
 
 
 def write_director_path(
