@@ -174,3 +174,10 @@ def test_install_prints_no_deprecation_box(tmp_path):
                           str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=600)  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     assert "deprecated" not in (out.stdout + out.stderr).lower(), (out.stdout + out.stderr)[-3000:]
+    # the editable build `make venv` does (`pip install -e .`): no warning box either
+    build = "from setuptools import build_meta; build_meta.build_editable(%r)" % str(tmp_path / "editable")
+    (tmp_path / "editable").mkdir()
+    out = subprocess.run([sys.executable, "-c", build], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    text = (out.stdout + out.stderr).lower()
+    assert "deprecated" not in text and "please be careful" not in text and "*" * 20 not in text, text[-3000:]
