@@ -39,8 +39,10 @@ CLUSTER_JOBS = {
     "inference_chunk": 2,
     "gather_saliency": 1,
     "render": 1,
+    "director": 1,
+    "viewer": 1,
 }
-LOCAL_RULES = ["probe", "validate", "summary", "chunk_plan", "gather_flow"]
+LOCAL_RULES = ["probe", "validate", "summary", "chunk_plan", "gather_flow", "director_path", "provenance"]
 # The largest memory request of this run (MB): gather_saliency's 16000, and the retried inference
 # chunk's second attempt, 2 x 8000 (workflow/rules/chunks.smk). A node must hold it.
 LARGEST_REQUEST_MB = 16000
