@@ -15,7 +15,8 @@ rule provenance:
     conda:
         "../envs/sstsal.yaml"
     params:
-        config=config,
+        # keys sorted: `--config` changes the order of the keys, not what they say
+        config=json.loads(json.dumps(config, sort_keys=True)),
         source=lambda wildcards: VIDEOS[wildcards.video],
     script:
         "../scripts/provenance.py"
