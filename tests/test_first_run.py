@@ -175,7 +175,7 @@ def test_install_prints_no_deprecation_box(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert "deprecated" not in (out.stdout + out.stderr).lower(), (out.stdout + out.stderr)[-3000:]
     # the editable build `make venv` does (`pip install -e .`): no warning box either
-    build = "from setuptools import build_meta; build_meta.build_editable(%r)" % str(tmp_path / "editable")
+    build = f"from setuptools import build_meta; build_meta.build_editable({str(tmp_path / 'editable')!r})"
     (tmp_path / "editable").mkdir()
     out = subprocess.run([sys.executable, "-c", build], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
