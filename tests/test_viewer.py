@@ -115,3 +115,23 @@ def test_viewer_in_chromium(page, browser):
 
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+def test_viewer_inside_the_snakemake_report(page, browser, tmp_path):
+    """The report shows an HTML result in an iframe whose src is the file's data: URL
+    (snakemake/report/html_reporter/template/components/content.js): the video plays there too."""
+    encoded = base64.b64encode(page.read_bytes()).decode()
+    report = tmp_path / "report.html"
+    report.write_text(f'<!doctype html><iframe id="result" style="width:880px;height:720px" '
+                      f'src="data:text/html;charset=utf8;filename=viewer.html;base64,{encoded}"></iframe>')  # fmt: skip
+    browser.get(report.as_uri())
+    browser.switch_to.frame(browser.find_element("id", "result"))
+    try:
+        state = wait_for(browser, lambda s: s["videoFrames"] > 2 and s["time"] > 0.2)
+        assert state["error"] is None and state["videoFrames"] > 2, f"the video did not play in the report: {state}"
+        mean, spread = browser.execute_script(CANVAS_STATS)
+        assert mean > 30 and spread > 20, f"the view is blank or flat (mean {mean}, spread {spread})"
+    finally:
+        browser.switch_to.default_content()
+    errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
