@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stop the one-node SLURM cluster started by .ci/slurm/up.sh (its jobs, slurmd, slurmctld, munged).
+# Stop the SLURM test cluster started by .ci/slurm/up.sh (its jobs, slurmd, slurmctld, munged).
 # Leaves the packages and /etc/slurm/slurm.conf in place, so up.sh restarts quickly.
 set -uo pipefail
 SUDO=""
@@ -23,7 +23,7 @@ stop() {  # stop <pid file> <name>: TERM the daemon of that pid file and wait fo
     fi
     $SUDO rm -f "$pidfile"
 }
-stop "$STATE/slurmd.pid" slurmd
+for pidfile in "$STATE"/slurmd-*.pid "$STATE/slurmd.pid"; do stop "$pidfile" "slurmd ($(basename "$pidfile" .pid))"; done
 stop "$STATE/slurmctld.pid" slurmctld
 stop /run/munge/munged.pid munged
 exit 0

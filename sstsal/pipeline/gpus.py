@@ -163,12 +163,18 @@ def job_gpu(gpu: int, device: str, gpus_config: dict, *, label: str = "") -> Ite
     """The GPU of one workflow job, from its ``resources: gpu`` and the config's ``gpus``.
 
     No claim for a job without ``gpu``, with an explicit ``cuda:N`` device (the user pinned
-    it), or under SLURM (the cluster gives each job its own GPUs). Must run before torch
-    initialises CUDA in this process.
+    it), or under SLURM (the cluster gives each job its own GPUs, asked for with ``--gpus`` or
+    ``--gres``, and names them in ``SLURM_JOB_GPUS``). Must run before torch initialises CUDA
+    in this process.
     """
+    slurm_gpus = os.environ.get("SLURM_JOB_GPUS") if os.environ.get("SLURM_JOB_ID") else None
     if not gpu or ":" in str(device) or os.environ.get("SLURM_JOB_ID"):
-        if gpu:
-            logger.info("GPU: %s (CUDA_VISIBLE_DEVICES=%s)", device, os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+        if gpu or slurm_gpus:
+            logger.info(
+                "GPU: %s (CUDA_VISIBLE_DEVICES=%s%s)",
+                device, os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
+                f", assigned by SLURM: SLURM_JOB_GPUS={slurm_gpus}" if slurm_gpus else "",
+            )  # fmt: skip
         yield None
         return
     import sys
