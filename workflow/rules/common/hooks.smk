@@ -1,6 +1,7 @@
 # What happens around the jobs: checks before the first one (checkpoints, writable folders),
 # Ctrl-C, and the refusal of a report without a finished run.
 
+import json
 import logging
 import os
 import signal
@@ -48,6 +49,100 @@ def check_checkpoints(rules_to_run):
         logger.info(f"{checkpoint.role} weights: {checkpoint.path}")
 
 
+def on_slurm():
+    """Whether the jobs go to SLURM (profiles/slurm: executor slurm)."""
+    plugin = getattr(workflow, "executor_plugin", None)
+    return not workflow.local_exec and getattr(plugin, "name", None) == "slurm"
+
+
+def check_slurm_requests(jobs):
+    """Under SLURM: stop when a job to submit asks for more than any node of its partition
+    offers (such a job would pend for ever while snakemake says nothing)."""
+    from sstsal.pipeline.slurm_fit import job_request, slurm_nodes, unfit_request
+
+    requests = {
+        job_request(job.rule.name, job.threads, job.resources)
+        for job in jobs
+        if not job.is_local
+    }
+    if not requests:
+        return
+    try:
+        problem = unfit_request(
+            sorted(requests, key=lambda r: (r.rule, r.mem_mb)), slurm_nodes()
+        )
+    except SstsalError as exc:
+        stop(exc)
+    if problem:
+        stop(problem)
+
+
+def check_slurm_arrays(jobs):
+    """Under SLURM with array jobs (slurm-array-jobs): the plugin holds back the ready jobs of
+    an array rule when Snakemake hands over fewer of them than are ready, and never submits
+    them (snakemake-executor-plugin-slurm issue 473): the run would stall for ever once
+    `jobs` is smaller than the jobs to submit. Stop before that, saying what to set."""
+    setting = getattr(workflow.executor_settings, "array_jobs", None) or ""
+    chosen = {r.strip() for r in str(setting).replace(";", ",").split(",") if r.strip()}
+    submitted = [job for job in jobs if not job.is_local]
+    arrays = sorted(
+        {
+            job.rule.name
+            for job in submitted
+            if "all" in chosen or job.rule.name in chosen
+        }
+    )
+    limit = workflow.global_resources["_nodes"].value
+    if arrays and limit is not None and len(submitted) > limit:
+        stop(
+            f"this run submits {len(submitted)} SLURM jobs with jobs: {limit}, and {', '.join(arrays)} "
+            "go to SLURM as array jobs (slurm-array-jobs), which stall when jobs is smaller than the jobs "
+            f"to submit: run with --jobs {len(submitted)} (arrays keep the sbatch calls few), or without "
+            "arrays: --slurm-array-jobs none (docs/cluster.md, A thousand videos)"
+        )
+
+
+def recorded_flow_method(video):
+    """The flow method of a finished flow of ``video`` (its provenance record), else None."""
+    for rule in ("flow", "gather_flow"):
+        record = Path(result(video, f"provenance/{rule}.json"))
+        if record.is_file():
+            try:
+                return json.loads(record.read_text())["params"]["method"]
+            except (OSError, ValueError, KeyError, TypeError):
+                return None
+    return None
+
+
+def note_flow_reruns():
+    """flow.method auto resolved to another method than the finished flows used (e.g. RAFT under
+    profiles/slurm, whose flow.auto is raft, after local DIS runs): say so, also in a dry run,
+    since Snakemake's "params changed" alone does not tell why."""
+    if FLOW_METHOD_REQUESTED != "auto" or not USE_FLOW or BYO_FLOW:
+        return
+    finished = {video: recorded_flow_method(video) for video in VIDEOS}
+    other = sorted(
+        v for v, method in finished.items() if method and method != FLOW_METHOD
+    )
+    if other:
+        why = (
+            "flow.auto: raft, set by the cluster profile (profiles/slurm/auto-flow.yaml)"
+            if config["flow"]["auto"] == "raft" and not ON_CUDA
+            else ("CUDA available" if ON_CUDA else "no CUDA device here")
+        )
+        methods = sorted({finished[v] for v in other})
+        print(
+            f"note: flow.method auto means {FLOW_METHOD} in this run ({why}), but the flow of "
+            f"{len(other)} finished video(s) ({', '.join(other[:3])}{', ...' if len(other) > 3 else ''}) "
+            f"was computed with {', '.join(methods)}: their flow and everything after it will be recomputed. "
+            f"To keep them, run with --config flow.method={methods[0]}",
+            file=sys.stderr,
+        )
+
+
+note_flow_reruns()
+
+
 INTERRUPTED = []
 
 
@@ -93,6 +188,9 @@ onstart:
         )
         logger.info(f"flow.method auto: {FLOW_METHOD} ({why})")
     check_checkpoints({job.rule.name for job in workflow.dag.needrun_jobs()})
+    if on_slurm():
+        check_slurm_requests(workflow.dag.needrun_jobs())
+        check_slurm_arrays(workflow.dag.needrun_jobs())
     signal.signal(signal.SIGINT, note_interrupt)
     logger.addFilter(quiet_after_interrupt)
 
