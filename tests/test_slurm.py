@@ -284,13 +284,13 @@ def job_table(workdir: Path) -> dict[str, dict[str, str]]:
 
 
 def assert_gpu_logs(workdir: Path, rules: tuple[str, ...]) -> int:
-    """Each step log of the GPU rules names the GPU SLURM assigned to that job (SLURM_JOB_GPUS,
-    which SLURM also put in CUDA_VISIBLE_DEVICES), not one of the workflow's own pool (the run's
+    """Each step log of the GPU rules names the GPU SLURM assigned to that job (SLURM_STEP_GPUS
+    of the job step the plugin runs it in, which SLURM also put in CUDA_VISIBLE_DEVICES), not one of the workflow's own pool (the run's
     environment says CUDA_VISIBLE_DEVICES=7, which a pool claim would have kept)."""
     logs = [p for rule in rules for p in (workdir / "logs" / rule).rglob("*.log")]
     for path in logs:
         text = path.read_text(errors="replace")
-        found = re.findall(r"GPU: \S+ \(CUDA_VISIBLE_DEVICES=(\S+), assigned by SLURM: SLURM_JOB_GPUS=(\S+)\)", text)
+        found = re.findall(r"GPU: \S+ \(CUDA_VISIBLE_DEVICES=(\S+), assigned by SLURM: SLURM_(?:STEP|JOB)_GPUS=(\S+)\)", text)
         assert found, f"{path}: no GPU line\n{text[-2000:]}"
         for visible, assigned in found:
             assert visible == assigned and visible != "7", (path, visible, assigned)

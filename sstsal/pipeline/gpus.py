@@ -160,22 +160,32 @@ def claim_gpu(
         time.sleep(poll_seconds)
 
 
+def slurm_assigned_gpus() -> tuple[str, str] | None:
+    """(variable, GPU ids) of the GPUs SLURM gave this job, or None outside a SLURM job or without GPUs."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    for name in ("SLURM_STEP_GPUS", "SLURM_JOB_GPUS"):
+        if os.environ.get(name):
+            return name, os.environ[name]
+    return None
+
+
 @contextlib.contextmanager
 def job_gpu(gpu: int, device: str, gpus_config: dict, *, label: str = "") -> Iterator[GpuClaim | None]:
     """The GPU of one workflow job, from its ``resources: gpu`` and the config's ``gpus``.
 
     No claim for a job without ``gpu``, with an explicit ``cuda:N`` device (the user pinned
     it), or under SLURM (the cluster gives each job its own GPUs, asked for with ``--gpus`` or
-    ``--gres``, and names them in ``SLURM_JOB_GPUS``). Must run before torch initialises CUDA
-    in this process.
+    ``--gres``, and names them in ``SLURM_STEP_GPUS`` for the job step, ``SLURM_JOB_GPUS`` for
+    the batch script). Must run before torch initialises CUDA in this process.
     """
-    slurm_gpus = os.environ.get("SLURM_JOB_GPUS") if os.environ.get("SLURM_JOB_ID") else None
+    slurm_gpus = slurm_assigned_gpus()
     if not gpu or ":" in str(device) or os.environ.get("SLURM_JOB_ID"):
         if gpu or slurm_gpus:
             logger.info(
                 "GPU: %s (CUDA_VISIBLE_DEVICES=%s%s)",
                 device, os.environ.get("CUDA_VISIBLE_DEVICES", "unset"),
-                f", assigned by SLURM: SLURM_JOB_GPUS={slurm_gpus}" if slurm_gpus else "",
+                f", assigned by SLURM: {slurm_gpus[0]}={slurm_gpus[1]}" if slurm_gpus else "",
             )  # fmt: skip
         yield None
         return
