@@ -26,13 +26,13 @@ import numpy as np
 import torch
 from torchvision.utils import flow_to_image
 
+from sstsal.atomic import atomic_directory, write_png
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
 from sstsal.flow.raft import RaftFlow, check_memory, default_seam_margin, load_raft
 from sstsal.flow.settings import COLOR_ORDERS, FLOW_METHODS, FlowSettings
+from sstsal.frame_size import MODEL_SIZE  # the flow images SST-Sal reads
 from sstsal.media.naming import FrameName, list_frames
-from sstsal.model.size import MODEL_SIZE  # the flow images SST-Sal reads
-from sstsal.pipeline.atomic import atomic_directory, write_png
 
 logger = logging.getLogger(__name__)
 

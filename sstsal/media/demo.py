@@ -14,8 +14,8 @@ from pathlib import Path
 import ffmpeg
 import numpy as np
 
+from sstsal.atomic import atomic_file
 from sstsal.media.video import VIDEO_SUFFIXES, ffmpeg_exe
-from sstsal.pipeline.atomic import atomic_file
 
 DEMO_NAME = "sstsal_demo.mp4"
 

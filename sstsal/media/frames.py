@@ -20,11 +20,11 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import atomic_directory, write_text
 from sstsal.errors import InputError
+from sstsal.frame_size import MODEL_SIZE
 from sstsal.media.naming import frame_name
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.model.size import MODEL_SIZE
-from sstsal.pipeline.atomic import atomic_directory, write_text
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
 OUTPUT_VERSION = 1

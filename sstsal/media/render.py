@@ -20,10 +20,10 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import atomic_file
 from sstsal.errors import InputError, SstsalError
+from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.pipeline.atomic import atomic_file
-from sstsal.pipeline.saliency_stack import load_stack
 
 # Bump when a change alters the overlay video (triggers reruns through workflow params).
 OUTPUT_VERSION = 1

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sstsal.atomic import atomic_directory, remove_stale_temporaries, write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import list_frames
-from sstsal.pipeline.atomic import atomic_directory, remove_stale_temporaries, write_text
 
 if TYPE_CHECKING:  # these import torch: only when a chunk job runs
     from sstsal.flow.settings import FlowSettings
@@ -231,9 +231,9 @@ def gather_saliency(
     frames_dir: str | os.PathLike,
 ) -> int:
     """Put the chunks' saliency PNGs into ``maps_dir`` and their raw maps into the float16 stack
-    ``stack_path``, exactly as :func:`sstsal.pipeline.saliency_stack.predict_video` writes them for a
+    ``stack_path``, exactly as :func:`sstsal.model.predictor.predict_video` writes them for a
     whole video. Returns the number of frames."""
-    from sstsal.pipeline.saliency_stack import save_stack
+    from sstsal.media.saliency_stack import save_stack
 
     pngs = _chunk_files(chunk_dirs, None, skip={RAW_MAPS})
     _check_coverage([p.name for p in pngs], frames_dir, "saliency")

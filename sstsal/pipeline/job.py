@@ -14,9 +14,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sstsal.atomic import remove_stale_temporaries
 from sstsal.errors import SstsalError
 from sstsal.logs import configure_logging
-from sstsal.pipeline.atomic import remove_stale_temporaries
 from sstsal.pipeline.gpus import job_gpu
 from sstsal.pipeline.provenance import StageRecord, recording
 

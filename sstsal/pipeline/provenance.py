@@ -26,8 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sstsal.atomic import write_text
 from sstsal.hashing import sha256_of
-from sstsal.pipeline.atomic import write_text
 
 # The Python distributions whose versions go into every record.
 _DISTRIBUTIONS = {

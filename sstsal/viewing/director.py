@@ -17,8 +17,8 @@ import numpy as np
 
 from sstsal.errors import InputError
 from sstsal.media.render import transcode_frames
+from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import VideoInfo, probe_video
-from sstsal.pipeline.saliency_stack import load_stack
 from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, camera_path, measure_path
 
 # Bump when a change alters director.mp4 (triggers reruns through workflow params).

@@ -23,13 +23,13 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.render import colormap_lut
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.pipeline.atomic import write_text
-from sstsal.pipeline.summary import salient_direction
 from sstsal.viewing.camera import CameraPath, normalised_maps
 from sstsal.viewing.director import read_maps
+from sstsal.viewing.summary import salient_direction
 
 # Bump when a change alters viewer.html (triggers reruns through workflow params).
 OUTPUT_VERSION = 1

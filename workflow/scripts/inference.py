@@ -3,9 +3,8 @@
 from sstsal.pipeline.job import inference_settings, stage_job
 
 with stage_job(snakemake, threads=True) as stage:
-    from sstsal.model.predictor import temporal_context_warning
+    from sstsal.model.predictor import predict_video, temporal_context_warning
     from sstsal.pipeline.provenance import inference_facts
-    from sstsal.pipeline.saliency_stack import predict_video
 
     params = snakemake.params
     frames = predict_video(
