@@ -1,4 +1,4 @@
-"""Summary (sstsal.pipeline.summary): salient directions and the contact sheet."""
+"""Summary (sstsal.viewing.summary): salient directions and the contact sheet."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from sstsal.pipeline.saliency_stack import load_stack, save_stack
-from sstsal.pipeline.summary import contact_sheet, salient_direction, write_directions
+from sstsal.media.saliency_stack import load_stack, save_stack
+from sstsal.viewing.summary import contact_sheet, salient_direction, write_directions
 
 
 @pytest.mark.parametrize(

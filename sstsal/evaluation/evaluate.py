@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sstsal.atomic import atomic_file, write_text
 from sstsal.errors import InputError
 from sstsal.evaluation import metrics
-from sstsal.pipeline.atomic import atomic_file, write_text
 
 # Bump when metric values or the CSV layout change (reruns the workflow's evaluate jobs).
 OUTPUT_VERSION = 1

@@ -84,7 +84,7 @@ STAGE_MODULES = {
     "validation": "sstsal.pipeline.validation",
     "inference": "sstsal.model.predictor",
     "render": "sstsal.media.render",
-    "summary": "sstsal.pipeline.summary",
+    "summary": "sstsal.viewing.summary",
     "evaluation": "sstsal.evaluation.evaluate",
     "camera": "sstsal.viewing.camera",
     "director": "sstsal.viewing.director",
