@@ -108,7 +108,7 @@ def _floats(rows: list[list[str]], index: int) -> np.ndarray:
     return out
 
 
-_FUSED = re.compile(r"^(.*?)(True|False)$")
+_FUSED = re.compile(r"^([-+0-9.eE]+)(True|False)$")  # a number fused with a validity flag
 
 
 def read_salient360(path: str | Path, *, eye: str = "right", observer: str | None = None) -> GazeSamples:
@@ -126,10 +126,12 @@ def read_salient360(path: str | Path, *, eye: str = "right", observer: str | Non
     fused = 0
     for row in rows:
         if len(row) == len(header) - 1:
-            match = _FUSED.match(row[-1])
-            if match and match.group(1):
-                row[-1:] = [match.group(1), match.group(2)]
-                fused += 1
+            for i, value in enumerate(row):
+                match = _FUSED.match(value)
+                if match and match.group(1):
+                    row[i : i + 1] = [match.group(1), match.group(2)]
+                    fused += 1
+                    break
     if fused:
         notes.append(f"repaired {fused} row(s) whose last two fields were fused (e.g. 666.8586True)")
     columns = {
@@ -324,13 +326,14 @@ def read_dsav360(path: str | Path, video: str | None = None) -> list[GazeSamples
     t = np.array([float(r["t"]) for r in rows])
     ids = np.array([r["id"].strip() for r in rows])
     erroneous = (frame == 0) & (u == 0.5) & (v == 0.5)
+    unit = seconds_per_unit(np.sort(t[ids == ids[0]]))  # one unit for the file, also for observers with one sample
     out = []
     for name in dict.fromkeys(ids):
         keep = (ids == name) & ~erroneous & np.isfinite(u) & np.isfinite(v) & np.isfinite(t)
         order = np.argsort(t[keep], kind="stable")
         yaw, pitch = sphere.normalised_to_angles(u[keep][order], v[keep][order])
         times = t[keep][order]
-        seconds = (times - times[0]) * seconds_per_unit(times)
+        seconds = (times - times[0]) * unit
         notes = [f"dropped {int(((ids == name) & erroneous).sum())} erroneous sample(s) at frame 0 with u = v = 0.5"]
         out.append(GazeSamples(name, seconds, yaw, pitch, frame[keep][order], notes))
     return out
