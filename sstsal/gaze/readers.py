@@ -339,6 +339,33 @@ def read_dsav360(path: str | Path, video: str | None = None) -> list[GazeSamples
     return out
 
 
+EXTENSIONS = {"plain": ".csv", "salient360": ".csv", "d-sav360": ".csv", "vr-eyetracking": ".txt", "pvs-hm": ".mat"}
+MULTI_VIDEO = ("pvs-hm", "d-sav360")  # formats whose files hold several videos
+
+
+def recordings_for(root: str | Path, video: str, fmt: str) -> list[Path]:
+    """The recordings of ``video`` in a gaze folder: ``root/<video>/`` (one file per observer) or
+    ``root/<video><ext>``; for formats holding several videos per file, every file of ``root``
+    that names ``video``. Empty when the video has none."""
+    root, ext = Path(root), EXTENSIONS[fmt]
+    if fmt in MULTI_VIDEO:
+        return [p for p in sorted(root.glob(f"*{ext}")) if video in _videos_in(p, fmt)]
+    if (root / video).is_dir():
+        return sorted(p for p in (root / video).rglob(f"*{ext}") if not p.name.startswith("."))
+    single = root / f"{video}{ext}"
+    return [single] if single.is_file() else []
+
+
+def _videos_in(path: Path, fmt: str) -> set[str]:
+    if fmt == "pvs-hm":
+        from scipy.io import whosmat
+
+        return {name for name, _, _ in whosmat(str(path))}
+    with path.open(newline="", encoding="utf-8") as handle:
+        values = {row.get("video", "").strip() for row in csv.DictReader(handle)}
+    return values | {v.lstrip("0") or "0" for v in values} | {v.zfill(4) for v in values}
+
+
 def read_gaze(
     paths: list[str | Path],
     fmt: str,
