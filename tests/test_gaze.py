@@ -79,6 +79,9 @@ def test_plain_csv_observers_and_direction_columns(tmp_path: Path):
     fractions = _write(tmp_path / "f.csv", "time_s,observer,u,v\n0,o,0.5,0.5\n0.1,o,0.75,0.25\n")
     (o,) = read_plain(fractions)
     np.testing.assert_allclose([o.yaw[1], o.pitch[1]], [90.0, 45.0])
+    pixels = _write(tmp_path / "p.csv", "time_s,observer,x,y,width,height\n0,o,1440,240,1920,960\n")
+    (p,) = read_plain(pixels)
+    np.testing.assert_allclose([p.yaw[0], p.pitch[0]], [90.0, 45.0])
 
 
 def test_plain_csv_errors_name_the_columns(tmp_path: Path):
@@ -126,6 +129,24 @@ def test_salient360_reader_repairs_rows_and_reports_what_it_dropped(tmp_path: Pa
     np.testing.assert_allclose([samples.yaw[0], samples.pitch[0]], [-90.0, 0.0], atol=1e-9)
     np.testing.assert_allclose([samples.yaw[1], samples.pitch[1]], [-180.0, -10.0], atol=1e-9)
     np.testing.assert_allclose([samples.yaw[2], samples.pitch[2]], [-120.0, 0.0], atol=1e-9)
+
+
+def test_salient360_reader_takes_head_quaternions_as_the_euler_angles(tmp_path: Path):
+    euler = read_salient360(_salient360_file(tmp_path / "euler.csv"))
+    # The same head rotations as unit quaternions (w, x, y, z) of R = Ry(yaw) Rx(pitch) Rz(roll).
+    lines = ["oculoTS,currFrame,cam_rotation_w,cam_rotation_x,cam_rotation_y,cam_rotation_z,rightGazeDir.x,rightGazeDir.y,rightGazeDir.z"]
+    s = math.sin(math.radians(-10) / 2)
+    c = math.cos(math.radians(-10) / 2)
+    yaw_quarter = (math.cos(math.radians(45)), 0.0, math.sin(math.radians(45)), 0.0)
+    # yaw 90 then pitch -10: q = qy * qx
+    w1, x1, y1, z1 = yaw_quarter
+    head_up_right = (w1 * c, w1 * s, y1 * c, -y1 * s)
+    eye30 = (math.sin(math.radians(30)), 0.0, math.cos(math.radians(30)))
+    for ts, frame, q, eye in ((4, 0, (1, 0, 0, 0), (0, 0, 1)), (8, 0, head_up_right, (0, 0, 1)), (16, 1, (1, 0, 0, 0), eye30)):
+        lines.append(f"{ts}000000,{frame},{q[0]},{q[1]},{q[2]},{q[3]},{eye[0]},{eye[1]},{eye[2]}")
+    quaternion = read_salient360(_write(tmp_path / "quaternion.csv", "\n".join(lines) + "\n"))
+    np.testing.assert_allclose(quaternion.yaw, euler.yaw, atol=1e-9)
+    np.testing.assert_allclose(quaternion.pitch, euler.pitch, atol=1e-9)
 
 
 def test_salient360_reader_errors(tmp_path: Path):

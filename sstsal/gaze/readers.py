@@ -6,7 +6,8 @@ Formats (``FORMATS``):
   ``observer`` and ``yaw,pitch`` (degrees, ``directions.csv`` conventions: yaw 0 at the image
   centre, positive to the right, pitch positive up); instead of ``yaw,pitch`` also ``x,y,z``
   (unit vector, x right, y up, z towards the image centre) or ``u,v`` (image fractions from
-  the top-left corner). Optional ``frame`` (video frame index shown). Without an ``observer``
+  the top-left corner) or ``x,y,width,height`` (equirectangular pixel position in an image of that
+  size). Optional ``frame`` (video frame index shown). Without an ``observer``
   column the file name is the observer.
 * ``salient360`` - the raw CSV of the Salient360! recordings (head Euler angles or quaternion
   plus eye-in-head direction per eye; columns found by name as the Salient360! toolbox finds
@@ -140,10 +141,14 @@ def read_salient360(path: str | Path, *, eye: str = "right", observer: str | Non
         "pitch": _find(header, "campitch", "pitchcam", "headpitch", "pitch"),
         "yaw": _find(header, "camyaw", "yawcam", "headyaw", "yaw"),
         "roll": _find(header, "camroll", "rollcam", "headroll", "roll"),
-        "qw": _find(header, "wcam", "camw", "headw", "camerarotationw", "cameraquaternionw"),
-        "qx": _find(header, "xcam", "camx", "headx", "camerarotationx", "cameraquaternionx"),
-        "qy": _find(header, "ycam", "camy", "heady", "camerarotationy", "cameraquaterniony"),
-        "qz": _find(header, "zcam", "camz", "headz", "camerarotationz", "cameraquaternionz"),
+        "qw": _find(header, "wcam", "camw", "headw", "camerarotationw", "cameraquaternionw", "camrotationw", "camquaternionw",
+                       "headrotationw", "headquaternionw"),
+        "qx": _find(header, "xcam", "camx", "headx", "camerarotationx", "cameraquaternionx", "camrotationx", "camquaternionx",
+                       "headrotationx", "headquaternionx"),
+        "qy": _find(header, "ycam", "camy", "heady", "camerarotationy", "cameraquaterniony", "camrotationy", "camquaterniony",
+                       "headrotationy", "headquaterniony"),
+        "qz": _find(header, "zcam", "camz", "headz", "camerarotationz", "cameraquaternionz", "camrotationz", "camquaternionz",
+                       "headrotationz", "headquaternionz"),
     }
     for prefix, names in (("r", ("rightgazedir", "rightgaze", "rgaze")), ("l", ("leftgazedir", "leftgaze", "lgaze")),
                           ("m", ("meangazedir", "bingazedir", "bingaze"))):  # fmt: skip
@@ -216,12 +221,13 @@ def read_plain(path: str | Path) -> list[GazeSamples]:
         reader = csv.DictReader(handle)
         header = {name.strip().lower(): name for name in (reader.fieldnames or [])}
         rows = list(reader)
-    kinds = [k for k, cols in (("angles", ("yaw", "pitch")), ("vector", ("x", "y", "z")), ("fractions", ("u", "v")))
+    kinds = [k for k, cols in (("angles", ("yaw", "pitch")), ("vector", ("x", "y", "z")), ("fractions", ("u", "v")),
+                               ("pixels", ("x", "y", "width", "height")))
              if all(c in header for c in cols)]  # fmt: skip
     if "time_s" not in header or not kinds:
         raise InputError(
-            f"{path} needs the columns time_s, observer and yaw,pitch (degrees; or x,y,z unit vectors, or u,v image "
-            f"fractions); it has {', '.join(reader.fieldnames or []) or 'no header'}"
+            f"{path} needs the columns time_s, observer and yaw,pitch (degrees; or x,y,z unit vectors, u,v image "
+            f"fractions, or x,y,width,height pixels); it has {', '.join(reader.fieldnames or []) or 'no header'}"
         )
     if not rows:
         raise InputError(f"{path} holds no gaze samples")
@@ -240,6 +246,9 @@ def read_plain(path: str | Path) -> list[GazeSamples]:
         yaw = (yaw + 180.0) % 360.0 - 180.0
     elif kinds[0] == "vector":
         yaw, pitch = sphere.to_angles(np.stack([column("x"), column("y"), column("z")], axis=1))
+    elif kinds[0] == "pixels":
+        # Equirectangular pixel positions (column, row from the top-left) in an image of width x height.
+        yaw, pitch = sphere.normalised_to_angles(column("x") / column("width"), column("y") / column("height"))
     else:
         yaw, pitch = sphere.normalised_to_angles(column("u"), column("v"))
     frame = column("frame").astype(np.int64) if "frame" in header else None
