@@ -257,12 +257,14 @@ class _Baselines:
             return
         yaw, pitch = frame_fixations.angles(*shape)
         sigma = self.settings.inter_observer_sigma_deg
+        names = list(dict.fromkeys(observers))
+        own = {o: gaussian_map(yaw[observers == o], pitch[observers == o], *shape, sigma) for o in names}
+        everyone = sum(own.values())
         scores = []
-        for observer in dict.fromkeys(observers):
-            mine = observers == observer
-            others = gaussian_map(yaw[~mine], pitch[~mine], *shape, sigma)
-            own = gaussian_map(yaw[mine], pitch[mine], *shape, sigma)
-            scores.append(metrics.evaluate_frame(others, own, pixels[mine]))
+        for observer in names:
+            # A sum of Gaussians: the other observers' map is everyone's minus this one's.
+            others = np.clip(everyone - own[observer], 0.0, None)
+            scores.append(metrics.evaluate_frame(others, own[observer], pixels[observers == observer]))
         self.rows["inter_observer"].append({"frame": number, **_means(scores)})
 
 
