@@ -226,6 +226,27 @@ def test_dsav360_reader_drops_the_known_erroneous_samples(tmp_path: Path):
         read_dsav360(_write(tmp_path / "x.csv", "video,frame,u\n1,2,3\n"))
 
 
+def test_recordings_are_found_per_video(tmp_path: Path):
+    from scipy.io import savemat
+
+    from sstsal.gaze.readers import recordings_for
+
+    _write(tmp_path / "plain" / "clipA" / "ann.csv", "time_s,yaw,pitch\n")
+    _write(tmp_path / "plain" / "clipA" / "bob.csv", "time_s,yaw,pitch\n")
+    _write(tmp_path / "plain" / "clipB.csv", "time_s,observer,yaw,pitch\n")
+    assert [p.name for p in recordings_for(tmp_path / "plain", "clipA", "plain")] == ["ann.csv", "bob.csv"]
+    assert [p.name for p in recordings_for(tmp_path / "plain", "clipB", "plain")] == ["clipB.csv"]
+    assert recordings_for(tmp_path / "plain", "clipC", "plain") == []
+    _write(tmp_path / "dsav" / "gaze.csv", "video,frame,u,v,id,t\n0012,1,0.5,0.5,1,0\n")
+    assert len(recordings_for(tmp_path / "dsav", "0012", "d-sav360")) == 1
+    assert len(recordings_for(tmp_path / "dsav", "12", "d-sav360")) == 1
+    assert recordings_for(tmp_path / "dsav", "13", "d-sav360") == []
+    (tmp_path / "pvs").mkdir()
+    savemat(tmp_path / "pvs" / "all.mat", {"Dancing": np.zeros((2, 2))})
+    assert len(recordings_for(tmp_path / "pvs", "Dancing", "pvs-hm")) == 1
+    assert recordings_for(tmp_path / "pvs", "Guitar", "pvs-hm") == []
+
+
 def test_read_gaze_checks_before_reading(tmp_path: Path):
     with pytest.raises(InputError, match="unknown gaze format"):
         read_gaze([tmp_path], "tobii")
