@@ -189,6 +189,8 @@ def test_vr_eyetracking_reader_counts_frames_from_one_and_the_bottom_left(tmp_pa
     np.testing.assert_array_equal(samples.frame, [0, 1])
     np.testing.assert_allclose(samples.time_s, [0.0, 0.04])
     np.testing.assert_allclose([samples.yaw[0], samples.pitch[0]], [90.0, -45.0])  # y from the bottom: 0.25 is below the horizon
+    _write(tmp_path / "person2" / "video.txt", "0.0, 1, forward, 0.5, 0.5, eye, 0.5, 0.5\n")
+    assert [s.observer for s in read_gaze([tmp_path / "person1", tmp_path / "person2"], "vr-eyetracking", fps=25)] == ["person1", "person2"]
     head = read_vr_eyetracking(path, fps=25, head_only=True)
     np.testing.assert_allclose(head.yaw, [0.0, 0.0])
     with pytest.raises(InputError, match="expected 8 comma-separated fields"):

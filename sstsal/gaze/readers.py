@@ -408,13 +408,17 @@ def read_gaze(
         else:
             raise InputError(f"gaze recording {entry} does not exist")
     samples: list[GazeSamples] = []
+    # One file per observer: the observer is the file's name, or its folder's where the names repeat
+    # (VR-EyeTracking's own layout, <person>/<video>.txt).
+    stems = [p.stem for p in files]
+    by_folder = len(set(stems)) < len(stems)
     for path in files:
         if fmt == "plain":
             samples += read_plain(path)
         elif fmt == "salient360":
-            samples.append(read_salient360(path, eye=eye))
+            samples.append(read_salient360(path, eye=eye, observer=path.parent.name if by_folder else path.stem))
         elif fmt == "vr-eyetracking":
-            samples.append(read_vr_eyetracking(path, fps=fps, head_only=eye == "head", observer=path.parent.name if len(files) > 1 else path.stem))
+            samples.append(read_vr_eyetracking(path, fps=fps, head_only=eye == "head", observer=path.parent.name if by_folder else path.stem))
         elif fmt == "pvs-hm":
             samples += read_pvs_hm(path, video, fps=fps)
         else:
