@@ -257,14 +257,14 @@ class _Baselines:
             return
         yaw, pitch = frame_fixations.angles(*shape)
         sigma = self.settings.inter_observer_sigma_deg
-        names = list(dict.fromkeys(observers))
-        own = {o: gaussian_map(yaw[observers == o], pitch[observers == o], *shape, sigma) for o in names}
-        everyone = sum(own.values())
         scores = []
-        for observer in names:
-            # A sum of Gaussians: the other observers' map is everyone's minus this one's.
-            others = np.clip(everyone - own[observer], 0.0, None)
-            scores.append(metrics.evaluate_frame(others, own[observer], pixels[observers == observer]))
+        for observer in dict.fromkeys(observers):
+            mine = observers == observer
+            # Drawn afresh rather than as everyone's map minus this one's: the subtraction leaves
+            # rounding noise where the map is 0, which would break AUC-Judd's ties at random.
+            others = gaussian_map(yaw[~mine], pitch[~mine], *shape, sigma)
+            own = gaussian_map(yaw[mine], pitch[mine], *shape, sigma)
+            scores.append(metrics.evaluate_frame(others, own, pixels[mine]))
         self.rows["inter_observer"].append({"frame": number, **_means(scores)})
 
 
