@@ -68,6 +68,14 @@ def main() -> None:
                                                     sphere.to_vectors(their_yaw, their_pitch)))  # fmt: skip
     print(f"samples: ours {len(samples.yaw)}, toolbox {len(gaze) - 1} (+1 row of the previous trial); "
           f"direction difference median {np.median(difference):.1e} deg, max {difference.max():.1e} deg")  # fmt: skip
+    # Head direction: the toolbox's head-only mode against ours (--eye head) on the same samples.
+    head = read_salient360(args.recording, eye="head")
+    index = np.searchsorted(head.time_s, samples.time_s)
+    their_head = gaze[1:, 6:9] / np.linalg.norm(gaze[1:, 6:9], axis=1, keepdims=True)
+    their_head_pitch = np.degrees(np.arcsin(their_head[:, 2]))
+    print(f"head pitch: ours + toolbox's = {np.abs(head.pitch[index] + their_head_pitch).max():.1e} deg at most (opposite signs); "
+          f"gaze minus head sd {np.std(samples.pitch - head.pitch[index]):.1f} deg (ours), "
+          f"{np.std(samples.pitch - their_head_pitch):.1f} deg (toolbox)")  # fmt: skip
     ours = identify_fixations(samples)
     labels = fixation_labels(samples, FixationSettings())
     their_labels = np.zeros(len(gaze), dtype=bool)
