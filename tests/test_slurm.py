@@ -11,7 +11,7 @@ asking for twice the memory and time, each GPU job's log names the GPU SLURM ass
 second run has nothing to do.
 
 Run B: 20 one-second videos without flow through a copy of profiles/slurm whose GPU rules use the
-documented ``--gres=gpu:1`` form, in the steps docs/cluster.md gives for many videos (the
+documented ``--gres=gpu:1`` form, with array jobs on, in the steps docs/cluster.md gives for many videos (the
 login-node probes, then up to validation, then the rest): each rule's 20 jobs go to SLURM in one
 array (one sbatch call), the tasks run on both nodes, the inference tasks carried the --gres
 request and their logs name SLURM's GPU.
@@ -36,7 +36,16 @@ from pathlib import Path
 
 import pytest
 import yaml
-from clip_workflow import REPO, VIDEO, assert_same_results, new_workdir, reference_run, snakemake
+from clip_workflow import (
+    REPO,
+    SNAKEMAKE,
+    VIDEO,
+    assert_same_results,
+    environment,
+    new_workdir,
+    reference_run,
+    snakemake,
+)
 from videoclips import make_clip
 
 pytestmark = pytest.mark.slow
@@ -65,6 +74,8 @@ LARGEST_REQUEST_MB = 16000
 
 NODES = 2  # .ci/slurm/up.sh: sstsal-n1 and sstsal-n2
 ARRAY_VIDEOS = 20
+# docs/cluster.md and the commented line of profiles/slurm/config.yaml
+ARRAY_RULES = "extract_frames,inference,inference_chunk,gather_saliency,render,director,viewer,evaluate"
 
 QUEUE_FIELDS = {  # squeue -O field: our name
     "JobID": "job",
@@ -411,7 +422,7 @@ def array_run(cluster, tmp_path_factory):
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
     profile = gres_profile(tmp_path_factory.mktemp("profile"))
     targets = [f"results/v{i:02d}/saliency.npz" for i in range(ARRAY_VIDEOS)]
-    args = ["--workflow-profile", str(profile), "--profile", str(CI_PROFILE)]
+    args = ["--workflow-profile", str(profile), "--profile", str(CI_PROFILE), "--slurm-array-jobs", ARRAY_RULES]
     started = time.monotonic()
     logs = [
         snakemake(workdir, *args, *targets, *step, timeout=900) for step in (["--until", "probe"], ["--until", "validate"], [])
@@ -453,3 +464,63 @@ def test_gpu_rules_in_the_gres_form_get_slurms_gpu(array_run):
         assert row["gres"] == ("gres:gpu:1" if job.rule == "inference" else "N/A"), row
         assert job.request.get("gpu", "0") == "0"
     assert assert_gpu_logs(workdir, ("inference",)) == ARRAY_VIDEOS
+
+
+# ---- checks before the first job under the profile ------------------------------------------
+
+
+def small_workdir(root: Path, videos: int = 2) -> Path:
+    for i in range(videos):
+        make_clip(root / "videos" / f"v{i}.mp4", width=128, height=64, fps=8, seconds=1, seed=i)
+    (root / "config").mkdir()
+    settings = {"videos": "videos", "flow": {"method": "dis"}, "model": {"device": "cpu"}}
+    (root / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
+    return root
+
+
+def failed_snakemake(workdir: Path, *args: str) -> str:
+    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    out = subprocess.run(cmd, cwd=REPO, env=environment(), capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0, out.stdout[-2000:]
+    return out.stderr
+
+
+def test_a_request_no_node_can_hold_stops_the_run_before_any_job(cluster, tmp_path):
+    workdir = small_workdir(tmp_path / "work")
+    profile = gres_profile(tmp_path)
+    settings = yaml.safe_load((profile / "config.yaml").read_text())
+    settings["set-resources"]["inference"]["mem_mb"] = 999999
+    (profile / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
+    err = failed_snakemake(workdir, "--workflow-profile", str(profile), "--profile", str(CI_PROFILE))
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err[-3000:]
+    assert errors[0].startswith("error: rule inference asks for 1 CPUs, 999999 MB, 1 GPUs, 120 min but no node of "), errors
+    assert "(largest sstsal-n" in errors[0] and "set-resources" in errors[0], errors
+    assert not (workdir / "results").exists() and not (workdir / "logs" / "slurm").exists()
+    assert job_table(workdir) == {}
+
+
+def test_array_jobs_with_too_few_job_slots_stop_the_run(cluster, tmp_path):
+    workdir = small_workdir(tmp_path / "work")
+    err = failed_snakemake(
+        workdir, "--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE), "--jobs", "3",
+        "--slurm-array-jobs", ARRAY_RULES,
+    )  # fmt: skip
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1 and "this run submits 14 SLURM jobs with jobs: 3" in errors[0], err[-3000:]
+    assert "--jobs 14" in errors[0] and "--slurm-array-jobs none" in errors[0], errors
+    assert job_table(workdir) == {}
+
+
+def test_a_dry_run_says_why_flow_would_rerun_under_the_profile(cluster, tmp_path):
+    workdir = small_workdir(tmp_path / "work")
+    (workdir / "config" / "config.yaml").write_text(yaml.safe_dump({"videos": "videos"}))  # flow.method auto
+    record = workdir / "results" / "v0" / "provenance" / "flow.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"rule": "flow", "params": {"method": "dis"}}')
+    out = snakemake(workdir, "--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE), "--dry-run")
+    assert (
+        "note: flow.method auto means raft in this run (flow.auto: raft, set by the cluster profile "
+        "(profiles/slurm/auto-flow.yaml)), but the flow of 1 finished video(s) (v0) was computed with dis"
+    ) in out.stderr, out.stderr[-3000:]
+    assert "--config flow.method=dis" in out.stderr
