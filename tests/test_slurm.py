@@ -303,10 +303,11 @@ def assert_gpu_logs(workdir: Path, rules: tuple[str, ...]) -> int:
     logs = [p for rule in rules for p in (workdir / "logs" / rule).rglob("*.log")]
     for path in logs:
         text = path.read_text(errors="replace")
-        found = re.findall(r"GPU: \S+ \(CUDA_VISIBLE_DEVICES=(\S+), assigned by SLURM: SLURM_(?:STEP|JOB)_GPUS=(\S+)\)", text)
+        found = re.findall(r"GPU: \S+ \(CUDA_VISIBLE_DEVICES=([^,)]+)(?:, assigned by SLURM: SLURM_\w+_GPUS=(\S+))?\)", text)
         assert found, f"{path}: no GPU line\n{text[-2000:]}"
         for visible, assigned in found:
-            assert visible == assigned and visible != "7", (path, visible, assigned)
+            # the array's first task runs in the batch step, where only CUDA_VISIBLE_DEVICES tells
+            assert visible != "7" and assigned in ("", visible), (path, visible, assigned)
         assert "pool slot" not in text, path
     assert not (workdir / ".snakemake" / "gpu-pool").exists()
     return len(logs)
@@ -369,7 +370,7 @@ def test_a_job_on_a_node_taken_down_finishes_on_the_other_node(slurm_run):
     assert watcher.error is None, watcher.error
     assert watcher.downed is not None, "no inference chunk job was caught running to take its node down"
     job_id, node = watcher.downed
-    assert re.search(rf"SLURM-job '{job_id}' failed, SLURM status is: 'NODE_FAIL'", log), log[-3000:]
+    assert re.search(rf"SLURM-job '{job_id}' failed( due to a node failure)?, SLURM status is: 'NODE_FAIL'", log), log[-3000:]
     [killed] = [j for j in submissions(log) if j.slurm_id == job_id]
     attempts = [j for j in submissions(log) if j.jobid == killed.jobid]
     assert len(attempts) == 2 and attempts[0] == killed, attempts

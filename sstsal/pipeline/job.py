@@ -19,6 +19,7 @@ from sstsal.errors import SstsalError
 from sstsal.logs import configure_logging
 from sstsal.pipeline.gpus import job_gpu
 from sstsal.pipeline.provenance import StageRecord, recording
+from sstsal.pipeline.slurm_fit import gres_gpus
 
 if TYPE_CHECKING:  # imported when called: the job's log must be set up before torch loads
     from sstsal.flow.settings import FlowSettings
@@ -168,7 +169,8 @@ def stage_job(job: Any, *, threads: bool = False) -> contextlib.AbstractContextM
 def gpu_settings(job) -> dict:
     """A Snakemake job's GPU settings as :func:`job_log` arguments (``**gpu_settings(snakemake)``)."""
     return {
-        "gpu": int(job.resources.get("gpu", 0) or 0),
+        # a cluster profile may ask for the GPU as --gres=gpu:N instead (gpu: 0 there)
+        "gpu": int(job.resources.get("gpu", 0) or 0) or gres_gpus(str(job.resources.get("gres", "") or "")),
         "device": str(job.params.get("device", "cpu")),
         "gpus": job.config.get("gpus", {}),
     }
