@@ -18,7 +18,7 @@ request and their logs name SLURM's GPU.
 
 Needs ``sinfo``/``squeue``/``scontrol`` talking to a cluster with two nodes able to hold the jobs.
 In CI (CI=true) a missing cluster is a failure; elsewhere the tests are skipped with the reason.
-Takes about 6 minutes on the 2-core CI machine.
+Takes about 7.5 minutes on a busy 2-core machine (run A 2, run B 4.5).
 """
 
 from __future__ import annotations
