@@ -78,6 +78,7 @@ def test_refuses_a_workdir_with_results(tmp_path):
     assert result.stderr.startswith("error: --workdir") and "already holds results/" in result.stderr
 
 
+@pytest.mark.slow
 def test_device_e2e_on_cpu(tmp_path, shared):
     """The GPU machine's command with its CUDA parts skipped: both clips, one table each."""
     clip = make_clip(tmp_path / "clip.mp4", width=256, height=128, fps=24, seconds=1.5)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from testdata import data_root
 from torchvision.utils import flow_to_image
 
 from sstsal.cli import main
@@ -24,14 +24,14 @@ from sstsal.flow.engines import (
 )
 from sstsal.flow.raft import RaftFlow, load_raft
 
-SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = data_root()
 GOLDEN = SHARED / "fixtures" / "raft-golden"
 
 
 def golden(name: str) -> Path:
     path = GOLDEN / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (set SSTSAL_SHARED)")
+        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (see tests/testdata.py)")
     return path
 
 

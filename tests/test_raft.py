@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from urllib.error import URLError
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from testdata import data_root
 from torchvision.models.optical_flow import raft_large
 from torchvision.utils import flow_to_image
 
@@ -29,7 +29,7 @@ from sstsal.flow.raft import (
     resolve_checkpoint,
 )
 
-SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = data_root()
 GOLDEN = SHARED / "fixtures" / "raft-golden"
 GIB = 1 << 30
 
@@ -37,7 +37,7 @@ GIB = 1 << 30
 def golden(name: str) -> Path:
     path = GOLDEN / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (set SSTSAL_SHARED)")
+        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (see tests/testdata.py)")
     return path
 
 
