@@ -15,11 +15,20 @@ import pytest
 from testdata import data_root
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = data_root()
+try:
+    SHARED = data_root()
+except Exception as exc:  # a failed download or build: one line saying what to do, not a traceback
+    pytest.exit(
+        f"error: the test data could not be built from the published sources ({exc}): set SSTSAL_SHARED to a "
+        "folder holding it, or SSTSAL_UPSTREAM to a mirror of the GitHub files (docs/contributing.md)",
+        returncode=4,
+    )
 
 # Every test (and every subprocess it starts) uses these checkpoints and data, never the network.
-os.environ.setdefault("SSTSAL_MODELS", str(SHARED / "models"))
-os.environ.setdefault("SSTSAL_SHARED", str(SHARED))
+# (An empty value, as `make` exports when there is no ../shared, counts as unset.)
+for variable, value in (("SSTSAL_MODELS", SHARED / "models"), ("SSTSAL_SHARED", SHARED)):
+    if not os.environ.get(variable):
+        os.environ[variable] = str(value)
 
 
 def shared_path(relative: str) -> Path:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
@@ -137,20 +138,26 @@ def fetch_archive(archive: Archive, sources: Path, downloads: Path) -> Path:
     url = resolve_url(github_archive(archive.repo, archive.commit))
     tarball = downloads / f"{archive.folder}.tar.gz"
     print(f"fetching {url}", file=sys.stderr)
-    with urllib.request.urlopen(url, timeout=120) as response, open(tarball, "wb") as out:
-        shutil.copyfileobj(response, out, 1 << 20)
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response, open(tarball, "wb") as out:
+            shutil.copyfileobj(response, out, 1 << 20)
+    except OSError as exc:  # URLError is an OSError
+        raise OSError(f"could not download {url} ({exc})") from exc
     top = f"{archive.repo.split('/')[1]}-{archive.commit}"
     target = sources / archive.folder
     with tarfile.open(tarball) as tar:
         for member, sha256 in archive.members.items():
-            handle = tar.extractfile(f"{top}/{member}")
+            try:
+                handle = tar.extractfile(f"{top}/{member}")
+            except KeyError:
+                handle = None
             if handle is None:
-                raise SystemExit(f"error: {url} has no file {member}: is SSTSAL_UPSTREAM a mirror of GitHub?")
+                raise OSError(f"{url} has no file {member}: is SSTSAL_UPSTREAM a mirror of GitHub's files?")
             path = target / member
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(handle.read())
             if sha256_of(path) != sha256:
-                raise SystemExit(f"error: {member} in {url} has sha256 {sha256_of(path)}, pinned is {sha256}: refused")
+                raise OSError(f"{member} in {url} has sha256 {sha256_of(path)}, pinned is {sha256}: refused")
     tarball.unlink()
     return target
 
@@ -269,12 +276,18 @@ def main() -> int:
     compare_parser.add_argument("built", type=Path, help="a folder built by `fetch` (holds sources/ and fixtures/)")
     compare_parser.add_argument("reference", type=Path, help="the reference data folder (holds fixtures/)")
     args = parser.parse_args()
+    from sstsal.errors import SstsalError
+
     if args.command == "fetch":
         root = args.out or built_root()
         if (root / COMPLETE).is_file():
-            print(f"{root} is complete")
-        else:
+            print(root)  # already built
+            return 0
+        try:
             print(fetch_and_build(root))
+        except (OSError, SstsalError, subprocess.CalledProcessError) as exc:
+            print(f"error: {exc}: check the network, or set SSTSAL_UPSTREAM to a mirror of the GitHub files", file=sys.stderr)
+            return 1
         return 0
     from golden import build_raft_golden
 
