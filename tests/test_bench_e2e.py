@@ -41,6 +41,7 @@ def test_stage_times_sum_videos_and_chunks(tmp_path):
     assert stages == {"flow": (15.5, 12.0, 2), "flow_chunk": (5.0, 2.5, 2)}
 
 
+@pytest.mark.slow
 def test_gpu_busy_share_from_nvidia_smi(tmp_path, monkeypatch):
     """A stand-in nvidia-smi prints two GPUs' utilisation; the sampler averages each."""
     fake = tmp_path / "bin" / "nvidia-smi"
