@@ -25,6 +25,16 @@ def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
 
 
 def load_stack(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
-    """Read a stack: maps float16 (N, H, W) and the frame names (without .png), in file order."""
+    """Read a stack: maps float16 (N, H, W) and the frame names (without .png), in file order.
+
+    Also reads ``sstsal predict --save-raw``'s raw.npz (one (240, 320) array per frame stem),
+    ordered by frame number, so the by-hand steps can hand it to the director and the viewer.
+    """
     with np.load(path, allow_pickle=False) as data:
-        return data["maps"], [str(n) for n in data["names"]]
+        if "maps" in data.files and "names" in data.files:
+            return data["maps"], [str(n) for n in data["names"]]
+        raw = {name: data[name] for name in data.files}
+    if not raw or any(m.ndim != 2 for m in raw.values()):
+        raise KeyError("neither a saliency stack (maps, names) nor raw.npz (one 2-D map per frame name)")
+    names = sorted(raw, key=lambda stem: parse_frame_name(f"{stem}.png").number)
+    return np.stack([np.asarray(raw[n], dtype=np.float32) for n in names]).astype(np.float16), names

@@ -78,7 +78,7 @@ def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         maps, names = load_stack(stack)
     except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"cannot read saliency stack {stack} ({exc}): it should be the workflow's saliency.npz") from None
+        raise InputError(f"cannot read saliency stack {stack} ({exc}): it should be the workflow's saliency.npz or sstsal predict --save-raw's raw.npz") from None
     if len(names) == 0:
         raise InputError(f"{stack} holds no saliency maps")
     frames = sample_frames_of(names)

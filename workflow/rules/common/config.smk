@@ -86,6 +86,7 @@ STAGE_MODULES = {
     "render": "sstsal.media.render",
     "summary": "sstsal.viewing.summary",
     "evaluation": "sstsal.evaluation.evaluate",
+    "groundtruth": "sstsal.gaze.maps",
     "camera": "sstsal.viewing.camera",
     "director": "sstsal.viewing.director",
     "viewer": "sstsal.viewing.viewer",
