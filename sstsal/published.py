@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sstsal.atomic import atomic_file
 from sstsal.errors import CheckpointError
 from sstsal.hashing import sha256_of
-from sstsal.pipeline.atomic import atomic_file
 
 UPSTREAM_ENV = "SSTSAL_UPSTREAM"
 DEFAULT_UPSTREAM = "https://github.com"

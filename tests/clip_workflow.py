@@ -20,7 +20,7 @@ import yaml
 from snakemake_run import REPO  # noqa: F401  (tests import it from here)
 from videoclips import make_clip
 
-from sstsal.pipeline.saliency_stack import load_stack
+from sstsal.media.saliency_stack import load_stack
 
 VIDEO = "clip"
 # 84 frames at 24 fps, every round(24 / 8) = 3rd sampled: 28 frames. More than one 20-frame

@@ -11,7 +11,8 @@ import snakemake_run
 import yaml
 from videoclips import make_clip
 
-from sstsal.pipeline.resources import REFERENCE_WIDTH, flow_size_factor, flow_working_width, scaled_request
+from sstsal.frame_size import flow_working_width
+from sstsal.pipeline.resources import REFERENCE_WIDTH, flow_size_factor, scaled_request
 
 REPO = snakemake_run.REPO
 

@@ -24,8 +24,8 @@ import yaml
 from snakemake_run import REPO, SNAKEMAKE
 from videoclips import make_audio_only, make_clip, shared_dir, truncate
 
+from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import probe_video
-from sstsal.pipeline.saliency_stack import load_stack
 
 VIDEO = "café scene.v1"  # a space, a dot and a non-ASCII letter in the wildcard
 SAMPLED = 18  # 36 frames at 12 fps: every round(12 / 8) = 2nd frame
