@@ -260,3 +260,34 @@ def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
         metadata=metadata.to_dict(),
         side_data=side_data,
     )
+
+
+def view_stream(video: str | Path, info: VideoInfo, *, size: tuple[int, int] | None = None, both_eyes: bool = False):
+    """An ffmpeg-python stream of ``video`` decoded as the mono equirectangular view of
+    ``info.layout`` (scaled to ``size`` (w, h) with ``area`` scaling when given).
+
+    both_eyes: for a stereo source, each eye converted the same way and put back side by side or
+    one above the other as in the source (each eye ``size``). Returns (stream, (width, height)).
+    """
+    from dataclasses import replace
+
+    import ffmpeg
+
+    layout = info.layout
+    eye_w, eye_h = size or layout.view_size()
+    source = ffmpeg.input(str(video))
+
+    def one_eye(stream, eye: str):
+        for name, options in replace(layout, eye=eye).filters():
+            stream = stream.filter(name, **options)
+        if size is not None:
+            stream = stream.filter("scale", size[0], size[1], flags="area")
+        return stream
+
+    if not both_eyes or layout.stereo == "mono":
+        return one_eye(source, layout.eye), (eye_w, eye_h)
+    split = source.split()
+    left, right = one_eye(split[0], "left"), one_eye(split[1], "right")
+    if layout.stereo == "top-bottom":
+        return ffmpeg.filter([left, right], "vstack"), (eye_w, 2 * eye_h)
+    return ffmpeg.filter([left, right], "hstack"), (2 * eye_w, eye_h)
