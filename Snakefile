@@ -2,7 +2,7 @@
 # Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary,
 # director, viewer, provenance.
 # Config keys: config/README.md. Run: snakemake --cores all [--config videos=/path/to/videos]
-# Each rule declares its threads and resources (gpu, mem_mb, runtime: helpers in common.smk);
+# Each rule declares its threads and resources (gpu, mem_mb, runtime: helpers in common/resources.smk);
 # the cheap steps say `localrule: True`: on a cluster they run where snakemake runs.
 
 from snakemake.utils import min_version
@@ -13,7 +13,12 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-include: "workflow/rules/common.smk"
+# Helpers, one subject each: the validated config, the videos and input functions, devices and
+# resources, and the hooks around the jobs.
+include: "workflow/rules/common/config.smk"
+include: "workflow/rules/common/inputs.smk"
+include: "workflow/rules/common/resources.smk"
+include: "workflow/rules/common/hooks.smk"
 include: "workflow/rules/probe.smk"
 include: "workflow/rules/frames.smk"
 include: "workflow/rules/flow.smk"

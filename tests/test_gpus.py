@@ -114,6 +114,21 @@ def test_job_log_names_the_gpu(tmp_path, monkeypatch):
     assert (tmp_path / ".snakemake" / "gpu-pool" / "slot0.lock").is_file()
 
 
+def test_job_takes_the_pool_size_the_scheduler_resolved(tmp_path, monkeypatch):
+    """gpus.count unset: the job's pool has the GPU count the workflow resolved (handed over in
+    the environment, not written into the config), not the fallback of one GPU."""
+    from sstsal.pipeline.gpus import POOL_COUNT_ENV
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SSTSAL_SIMULATED_GPUS", "3")
+    monkeypatch.setenv(POOL_COUNT_ENV, "3")
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    with job_gpu(1, "cuda", {"count": 0, "jobs_per_gpu": 1}) as a, job_gpu(1, "cuda", {"count": 0, "jobs_per_gpu": 1}) as b:
+        assert (a.count, b.count) == (3, 3)
+        assert {a.visible_id, b.visible_id} == {"0", "1"}
+
+
 @pytest.mark.parametrize(
     ("gpu", "device", "slurm"), [(0, "cuda", None), (1, "cuda:1", None), (1, "cuda", "123")]
 )  # fmt: skip

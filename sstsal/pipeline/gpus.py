@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 
 POOL_DIR = Path(".snakemake") / "gpu-pool"
 SIMULATED = "SSTSAL_SIMULATED_GPUS"
+# The GPU count the workflow resolved where it schedules, handed to its local jobs.
+POOL_COUNT_ENV = "SSTSAL_GPU_POOL_COUNT"
 
 
 def simulated_gpus() -> int | None:
@@ -176,8 +178,8 @@ def job_gpu(gpu: int, device: str, gpus_config: dict, *, label: str = "") -> Ite
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_initialized():
         raise RuntimeError("claim the GPU before CUDA is initialised: CUDA_VISIBLE_DEVICES is read only once")
-    # the workflow resolves gpus.count where it schedules (asking torch here would initialise CUDA)
-    count = int(gpus_config.get("count") or 1)
+    # the workflow resolves the count where it schedules (asking torch here would initialise CUDA)
+    count = int(gpus_config.get("count") or os.environ.get(POOL_COUNT_ENV) or 1)
     with claim_gpu(count, jobs_per_gpu=int(gpus_config.get("jobs_per_gpu") or 1), label=label) as claim:
         logger.info(
             "GPU %d of %d (%s; CUDA_VISIBLE_DEVICES=%s, pool slot %d)",

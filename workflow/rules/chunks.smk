@@ -13,7 +13,7 @@
 # `rules.inference.params`), so a setting added there reaches the chunks too; the gather rules
 # carry the same params, so a changed setting reruns them (the chunk folders are temporary and
 # gone after a finished run) and through them the chunks.
-# CHUNK_FRAMES and the input functions (chunk_labels, *_chunk_dirs) are in common.smk.
+# CHUNK_FRAMES and the input functions (chunk_labels, *_chunk_dirs) are in common/config.smk and common/inputs.smk.
 
 if CHUNK_FRAMES > 0:
 

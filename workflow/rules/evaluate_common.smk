@@ -1,4 +1,4 @@
-# Helpers of evaluate.smk (kept apart from the rules, like common.smk): which videos have ground
+# Helpers of evaluate.smk (kept apart from the rules, like common/): which videos have ground
 # truth, input functions, and the evaluation's final files.
 # Ground truth of <video>: <ground_truth>/<video>/ saliency maps (<frame number>.png) and/or
 # <ground_truth>/<video>.csv fixations. Frames pair by the number at the end of the file name.

@@ -1,0 +1,201 @@
+# Which videos this run has, where each stage's files are, and the input functions of the rules.
+
+import re
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+from sstsal.errors import SstsalError
+
+
+def find_videos():
+    """{video id: source video path or None}: the wildcard values of this run."""
+    from sstsal.media.video import discover_videos
+
+    try:
+        if BYO_FRAMES:
+            folder = Path(BYO_FRAMES)
+            if not folder.is_dir():
+                raise WorkflowError(f"inputs.frames folder {folder} does not exist")
+            ids = sorted(
+                p.name
+                for p in folder.iterdir()
+                if p.is_dir() and not p.name.startswith(".")
+            )
+            if not ids:
+                raise WorkflowError(
+                    f"inputs.frames folder {folder} has no subfolders: expected one folder of frames per video "
+                    "(frames/<video>/<video>_<number>.png)"
+                )
+            sources = {}
+            if Path(config["videos"]).is_dir():
+                try:
+                    sources = {
+                        k: str(v) for k, v in discover_videos(config["videos"]).items()
+                    }
+                except SstsalError:
+                    sources = {}
+            return {video: sources.get(video) for video in ids}
+        return {
+            video: str(path)
+            for video, path in discover_videos(config["videos"]).items()
+        }
+    except SstsalError as exc:
+        raise WorkflowError(str(exc)) from None
+
+
+VIDEOS = find_videos()
+
+
+wildcard_constraints:
+    video="|".join(re.escape(v) for v in sorted(VIDEOS, key=len, reverse=True)),
+
+
+# ---- paths of each stage -------------------------------------------------------------------
+
+
+def result(video, name):
+    return f"{RESULTS}/{video}/{name}"
+
+
+def source_video(wildcards):
+    path = VIDEOS[wildcards.video]
+    if path is None:
+        raise WorkflowError(
+            f"no source video for {wildcards.video} in {config['videos']}"
+        )
+    return path
+
+
+def model_frames(wildcards):
+    """The folder of 320x240 frames the model reads (or the bring-your-own frames)."""
+    if BYO_FRAMES:
+        return str(Path(BYO_FRAMES) / wildcards.video)
+    return result(wildcards.video, "frames")
+
+
+def flow_source_frames(wildcards):
+    """The frames the flow engine reads: extracted at the working width, or bring-your-own."""
+    if BYO_FRAMES:
+        return str(Path(BYO_FRAMES) / wildcards.video)
+    return result(wildcards.video, "flow_frames")
+
+
+def flow_images(wildcards):
+    """[] without flow; the flow folder otherwise (bring-your-own or computed)."""
+    if not USE_FLOW:
+        return []
+    if BYO_FLOW:
+        return str(Path(BYO_FLOW) / wildcards.video)
+    return result(wildcards.video, "flow")
+
+
+def frames_manifest(wildcards):
+    """The extraction record ([] with bring-your-own frames)."""
+    return [] if BYO_FRAMES else result(wildcards.video, "frames.json")
+
+
+def video_info(wildcards):
+    """The probe record ([] when a bring-your-own video has no source file)."""
+    return (
+        [] if VIDEOS[wildcards.video] is None else result(wildcards.video, "video.json")
+    )
+
+
+def all_outputs():
+    """Every final file of every video (the overlay needs the source video)."""
+    outputs = []
+    for video, source in VIDEOS.items():
+        outputs += [
+            result(video, n)
+            for n in (
+                "saliency.npz",
+                "contact_sheet.png",
+                "directions.csv",
+                "provenance.json",
+            )
+        ]
+        if source is not None:
+            outputs.append(result(video, "overlay.mp4"))
+    return outputs
+
+
+# ---- provenance (rule in provenance.smk; records written by sstsal.pipeline.job.stage_job) ----
+
+
+def stage_record(stage):
+    """The provenance record a stage's job writes next to its outputs."""
+    return result("{video}", f"provenance/{stage}.json")
+
+
+def stage_records(wildcards):
+    """The records of every stage that runs for this video."""
+    video, source = wildcards.video, VIDEOS[wildcards.video]
+    stages = ["validate", "inference", "summary"]
+    if source is not None:
+        stages += ["probe", "render"]
+        if config["director"]["enabled"]:
+            stages += ["director_path", "director"]
+        if config["viewer"]["enabled"]:
+            stages += ["director_path", "viewer"]
+    if not BYO_FRAMES:
+        stages += ["extract_frames"]
+    if USE_FLOW and not BYO_FLOW:
+        stages += ["flow"] + ([] if BYO_FRAMES else ["extract_flow_frames"])
+    return [result(video, f"provenance/{stage}.json") for stage in sorted(set(stages))]
+
+
+# ---- chunks of long videos (config chunk_frames; rules in chunks.smk) ---------------------
+
+
+def chunk_labels(wildcards):
+    """The video's chunk labels ("<start>-<stop>"), known once its frames exist (checkpoint)."""
+    from sstsal.pipeline.chunks import read_plan
+
+    return read_plan(checkpoints.chunk_plan.get(video=wildcards.video).output.plan)
+
+
+def flow_chunk_dirs(wildcards):
+    return [
+        result(wildcards.video, f"chunks/flow/{label}")
+        for label in chunk_labels(wildcards)
+    ]
+
+
+def saliency_chunk_dirs(wildcards):
+    return [
+        result(wildcards.video, f"chunks/saliency/{label}")
+        for label in chunk_labels(wildcards)
+    ]
+
+
+def flow_chunk_records(wildcards):
+    return [
+        result(wildcards.video, f"chunks/records/flow/{label}.json")
+        for label in chunk_labels(wildcards)
+    ]
+
+
+def saliency_chunk_records(wildcards):
+    return [
+        result(wildcards.video, f"chunks/records/saliency/{label}.json")
+        for label in chunk_labels(wildcards)
+    ]
+
+
+# ---- ways to see the result (rules in viewing.smk) ------------------------------------------
+
+
+def viewing_outputs():
+    """director.mp4 / viewer.html (and director.csv) of every video with a source file, as enabled."""
+    names = (["director.mp4"] if config["director"]["enabled"] else []) + (
+        ["viewer.html"] if config["viewer"]["enabled"] else []
+    )
+    if names:
+        names.append("director.csv")
+    return [
+        result(video, name)
+        for video, source in VIDEOS.items()
+        if source is not None
+        for name in names
+    ]
