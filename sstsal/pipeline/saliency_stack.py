@@ -21,6 +21,36 @@ if TYPE_CHECKING:  # these import torch: only when inference runs
     from sstsal.model.settings import InferenceSettings
 
 
+def unseen_masked(maps: dict[str, np.ndarray], seen: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The maps with every direction outside ``seen`` (H, W) bool set to the frame's lowest seen
+    value: after per-frame normalisation it is 0 there, so no later stage points at it."""
+    if seen is None:
+        return maps
+    return {name: np.where(seen, m, np.asarray(m)[seen].min()).astype(np.float32) for name, m in maps.items()}
+
+
+def seen_directions(info_path: str | os.PathLike | None, size: tuple[int, int] = (320, 240)) -> np.ndarray | None:
+    """(H, W) bool of the directions a half-sphere video (VR180) covers, at the maps' ``size``
+    (w, h), from its probe record; None for a full-sphere video or without a record."""
+    from sstsal.media.projection import seen_mask
+    from sstsal.media.video import VideoInfo
+
+    if not info_path:
+        return None
+    return seen_mask(VideoInfo.from_json(info_path).layout, size)
+
+
+def write_map_pngs(folder: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
+    """Each map as ``folder/<name>.png``, normalised as the predictor writes them."""
+    import torch
+
+    from sstsal.model.predictor import normalise_map
+    from sstsal.pipeline.atomic import write_png
+
+    for name, m in maps.items():
+        write_png(Path(folder) / f"{name}.png", normalise_map(torch.from_numpy(np.asarray(m, dtype=np.float32))))
+
+
 def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
     """Write {frame stem: (240, 320) map} as ``maps`` float16 (N, 240, 320) and ``names`` (N,),
     ordered by frame number, atomically (compressed .npz)."""
@@ -46,6 +76,7 @@ def predict_video(
     flow_dir: str | os.PathLike | None = None,
     threads: int | None = None,
     predictor: SaliencyPredictor | None = None,
+    seen: np.ndarray | None = None,
     **options: Any,
 ) -> int:
     """Run :func:`sstsal.model.predictor.predict_folder` into ``maps_dir`` (PNG per frame, folder
@@ -54,6 +85,8 @@ def predict_video(
 
     The model is ``predictor``'s (loaded once for several videos), or loaded from ``settings``
     (or its fields as keyword ``options``: checkpoint, no_flow, device, batch_size).
+    seen: for a half-sphere video, the directions it covers (see :func:`seen_directions`); the
+    maps (PNGs and stack) are zero elsewhere.
     """
     import torch
 
@@ -69,6 +102,9 @@ def predict_video(
             maps = predictor.predict_folder(frames_dir, tmp, flow_dir=flow_dir, progress=True)
         else:
             maps = predict_folder(frames_dir, tmp, settings, flow_dir=flow_dir, progress=True, **options)
+        if seen is not None:
+            maps = unseen_masked(maps, seen)
+            write_map_pngs(tmp, maps)
         save_stack(stack_path, maps)
     print(f"{len(maps)} saliency maps in {maps_dir}, stack {stack_path}", file=sys.stderr)
     return len(maps)

@@ -7,12 +7,14 @@ with stage_job(snakemake) as stage:
     from sstsal.model.predictor import temporal_context_warning
     from sstsal.pipeline.chunks import gather_saliency
     from sstsal.pipeline.provenance import chunk_facts
+    from sstsal.pipeline.saliency_stack import seen_directions
 
     gather_saliency(
         snakemake.input.chunks,
         snakemake.output.maps,
         snakemake.output.stack,
         snakemake.input.frames,
+        seen=seen_directions(snakemake.input.get("info")),
     )
     frames = len(list_frames(snakemake.input.frames))
     stage.facts.update(chunk_facts(snakemake.input.records), frames=frames)
