@@ -321,7 +321,8 @@ def test_every_form_gives_the_maps_of_the_plain_clip(maps, probed):
             continue
         mask = seen_mask(probed[name].layout, (320, 240))
         corr = per_frame_correlation(maps[name], reference, mask)
-        lines.append(f"{name:16s} min {corr.min():.3f} median {np.median(corr):.3f} ({len(corr)} frames)")
+        lines.append(f"{name:16s} min {corr.min():.3f} median {np.median(corr):.3f} ({len(corr)} frames) "
+                     + " ".join(f"{c:.2f}" for c in corr))  # fmt: skip
         if corr.min() < MIN_CORRELATION:
             low[name] = round(float(corr.min()), 3)
     squashed = per_frame_correlation(maps["squashed_top_bottom"], reference)
