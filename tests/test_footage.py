@@ -191,6 +191,8 @@ def clips(tmp_path_factory, shared) -> dict[str, tuple[Path, dict]]:
     derive("pose_v2", "[0]v360=e:e:yaw=-90", yaw=90, v1=False)
     derive("pose_v1", "[0]v360=e:e:yaw=-90", yaw=90, v2=False)
     derive("yaw_offset", "[0]v360=e:e:yaw=-90", {"yaw_offset": 90})
+    # the control: the plain clip only resampled by v360 (and encoded once more)
+    derive("resampled", "[0]v360=e:e:interp=cubic")
     # VR180 side by side: the front half of the sphere per eye
     derive("vr180", "[0]v360=e:hequirect:w=256:h=256,split[a][b];[a][b]hstack")
     # 10-bit HLG BT.2020 (HEVC Main 10)
@@ -219,6 +221,7 @@ EXPECTED = {
     "yaw_offset": ("equirectangular", "mono"),
     "vr180": ("half-equirectangular", "left-right"),
     "hlg": ("equirectangular", "mono"),
+    "resampled": ("equirectangular", "mono"),
 }
 
 
@@ -267,11 +270,14 @@ def _first_frame(clip: Path) -> Path:
 
 # ---- maps of every form agree with the plain clip's ---------------------------------------
 
-# Per-frame Pearson correlation of the raw maps with the plain mono clip's. Resampling through
-# v360 and a second lossy encode change pixels slightly (the frames themselves correlate at
-# 0.98-1.0), so the maps cannot be identical; a layout read wrongly gives maps of another image
-# (the top-bottom clip read as one squashed mono frame: median 0.2-0.5, see the negative check).
-MIN_CORRELATION = 0.9
+# Per-frame Pearson correlation of the raw maps with the plain mono clip's (measured, 19 frames
+# of 2.5 s at 512x256, frames-only model): stereo halves 0.99-1.00 (no resampling); every v360
+# conversion (EAC, cubemaps, dual fisheye, turned) median 0.98, min 0.84, and the plain clip merely
+# resampled by v360 e->e and re-encoded dips the same way (frames 7-10), so the dips are resampling,
+# not the layout; HLG -> tone-mapped median 0.95, min 0.82. A layout read wrongly (the top-bottom
+# clip squashed into one frame, as before) gives median 0.45, min 0.04. VR180 (compared on the seen
+# half) median 0.91, min 0.71: the model sees a black back half, which changes its context.
+THRESHOLDS = {"default": (0.93, 0.75), "vr180": (0.85, 0.6)}  # (median, every frame)
 
 
 @pytest.fixture(scope="module")
@@ -323,13 +329,14 @@ def test_every_form_gives_the_maps_of_the_plain_clip(maps, probed):
         corr = per_frame_correlation(maps[name], reference, mask)
         lines.append(f"{name:16s} min {corr.min():.3f} median {np.median(corr):.3f} ({len(corr)} frames) "
                      + " ".join(f"{c:.2f}" for c in corr))  # fmt: skip
-        if corr.min() < MIN_CORRELATION:
-            low[name] = round(float(corr.min()), 3)
+        median_min, frame_min = THRESHOLDS.get(name, THRESHOLDS["default"])
+        if np.median(corr) < median_min or corr.min() < frame_min:
+            low[name] = (round(float(np.median(corr)), 3), round(float(corr.min()), 3))
     squashed = per_frame_correlation(maps["squashed_top_bottom"], reference)
     lines.append(f"{'squashed (old)':16s} min {squashed.min():.3f} median {np.median(squashed):.3f}")
     print("\n".join(lines))
-    assert not low, f"maps differ from the plain clip's: {low}\n" + "\n".join(lines)
-    assert np.median(squashed) < MIN_CORRELATION  # the check can fail: a wrong layout is caught
+    assert not low, f"maps differ from the plain clip's (median, min): {low}\n" + "\n".join(lines)
+    assert np.median(squashed) < THRESHOLDS["default"][0]  # the check can fail: a wrong layout is caught
 
 
 @pytest.mark.slow
@@ -373,3 +380,44 @@ def test_overlay_is_360_media_with_the_stereo_layout_kept(clips, probed, maps, t
         # both eyes show the scene with the heatmap at the same place
         first, second = (frame[:eye_h], frame[eye_h:]) if stereo == "top-bottom" else (frame[:, :eye_w], frame[:, eye_w:])
         assert np.abs(first - second).mean() < 3
+
+
+# ---- a folder mixing the forms, through the workflow --------------------------------------
+
+
+@pytest.mark.slow
+def test_workflow_on_a_mixed_folder_gives_the_same_saliency_and_360_overlays(clips, tmp_path):
+    from clip_workflow import clip_config, snakemake
+
+    from sstsal.pipeline.saliency_stack import load_stack
+
+    forms = {"mono": "mono", "top_bottom": "tb", "top_bottom_st3d": "tb_st3d", "left_right": "lr", "eac": "eac",
+             "dual_fisheye": "fisheye"}  # fmt: skip
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name, video in forms.items():
+        (videos / f"{video}.mp4").symlink_to(clips[name][0])
+    sheet = write_sheet(tmp_path / "sheet.tsv", "video|projection|eye\nfisheye|dual-fisheye|\ntb_st3d||right\n")
+    config = {**clip_config(), "flow": {"method": "none"}, "sheet": str(sheet)}
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    snakemake(tmp_path, "--cores", "2", *[f"results/{v}/overlay.mp4" for v in forms.values()],
+              *[f"results/{v}/provenance.json" for v in forms.values()])  # fmt: skip
+    results = tmp_path / "results"
+    reference, _ = load_stack(results / "mono" / "saliency.npz")
+    for name, video in forms.items():
+        info = VideoInfo.from_json(results / video / "video.json")
+        assert (info.spherical["projection"], info.spherical["stereo"]) == EXPECTED[name]
+        maps, _ = load_stack(results / video / "saliency.npz")
+        corr = per_frame_correlation(maps.astype(np.float32), reference.astype(np.float32))
+        print(f"workflow {video:8s} median {np.median(corr):.3f} min {corr.min():.3f}")
+        assert np.median(corr) >= THRESHOLDS["default"][0], (video, corr)
+        overlay = results / video / "overlay.mp4"
+        stereo = EXPECTED[name][1]
+        assert (read_spherical_metadata(overlay).projection, read_spherical_metadata(overlay).stereo) == (
+            "equirectangular", stereo)  # fmt: skip
+        provenance = yaml.safe_load((results / video / "provenance.json").read_text(encoding="utf-8"))
+        assert provenance["footage"]["spherical"]["projection"] == EXPECTED[name][0]
+    tb_st3d = VideoInfo.from_json(results / "tb_st3d" / "video.json").spherical
+    assert (tb_st3d["eye"], tb_st3d["reasons"]["eye"], tb_st3d["reasons"]["stereo"]) == (
+        "right", "sample sheet", "spherical metadata V2")  # fmt: skip

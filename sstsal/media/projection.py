@@ -126,19 +126,26 @@ class SphericalLayout:
             y = h if self.stereo == "top-bottom" and second else 0
             chain.append(("crop", {"w": w, "h": h, "x": x, "y": y}))
         view_w, view_h = self.view_size()
-        projection = self.projection
-        if projection == "equirectangular" and self.full_sphere and not (self.yaw or self.pitch or self.roll):
-            return chain  # one eye of a stereo equirectangular frame is already the view
-        if projection == "equirectangular" and not self.full_sphere:
+        projection, bounds = self.projection, self.bounds
+        turned = bool(self.yaw or self.pitch or self.roll)
+        if projection == "half-equirectangular":
+            # 180 x 180 degrees: the middle half of an equirectangular frame. Padded rather than
+            # given to v360 as hequirect, whose output smears the edge pixels over 50 more degrees
+            # on each side (and its alpha mask with them).
+            projection, bounds = "equirectangular", (0.0, 0.0, 0.25, 0.25)
+        if projection == "equirectangular" and bounds != (0.0, 0.0, 0.0, 0.0):
             # a cropped equirectangular frame: pad it back to the whole sphere, unseen part black
-            top, bottom, left, right = self.bounds
+            top, bottom, left, right = bounds
             full_w, full_h = round(w / (1 - left - right)), round(h / (1 - top - bottom))
             chain.append(("pad", {"w": full_w, "h": full_h, "x": round(left * full_w), "y": round(top * full_h),
                                   "color": "black"}))  # fmt: skip
+            w, h = full_w, full_h
+        if projection == "equirectangular" and not turned:
+            if (w, h) != (view_w, view_h):
+                chain.append(("scale", {"w": view_w, "h": view_h, "flags": "area"}))
+            return chain  # an equirectangular eye (padded to the whole sphere) is already the view
         options: dict[str, Any] = {"input": _V360_INPUT[projection], "output": "e", "w": view_w, "h": view_h,
                                    "interp": "cubic"}  # fmt: skip
-        if projection == "half-equirectangular":
-            options.update(ih_fov=180, iv_fov=180)
         # v360 turns the view: positive yaw looks right, positive pitch up (the file's front goes to the centre)
         options.update({k: v for k, v in (("yaw", self.yaw), ("pitch", self.pitch), ("roll", self.roll)) if v})
         chain.append(("v360", options))
