@@ -421,3 +421,15 @@ def test_workflow_on_a_mixed_folder_gives_the_same_saliency_and_360_overlays(cli
     tb_st3d = VideoInfo.from_json(results / "tb_st3d" / "video.json").spherical
     assert (tb_st3d["eye"], tb_st3d["reasons"]["eye"], tb_st3d["reasons"]["stereo"]) == (
         "right", "sample sheet", "spherical metadata V2")  # fmt: skip
+
+
+def test_matroska_metadata_is_read_from_ffmpegs_side_data(tmp_path):
+    clip = make_clip(tmp_path / "clip.mp4", width=256, height=256, seconds=1.0)
+    tagged = inject_spherical_metadata(clip, tmp_path / "tagged.mp4", stereo="top-bottom", yaw=-30)
+    mkv = tmp_path / "clip.mkv"
+    ffmpeg("-i", str(tagged), "-c", "copy", str(mkv))  # the Matroska muxer keeps the side data
+    assert read_spherical_metadata(mkv).version is None  # no MP4 boxes to read
+    info = probe_video(mkv)
+    assert info.metadata["version"] == "side data"
+    assert (info.spherical["stereo"], info.spherical["yaw"]) == ("top-bottom", -30.0)
+    assert info.spherical["reasons"]["stereo"] == "spherical metadata (ffmpeg side data)"

@@ -350,7 +350,7 @@ def decide_layout(
     name = path.rsplit("/", 1)[-1]
 
     if metadata.version:
-        tag = f"spherical metadata {metadata.version.upper()}"
+        tag = "spherical metadata " + (metadata.version.upper() if metadata.version != "side data" else "(ffmpeg side data)")
         if metadata.projection is not None:
             projection = {"cubemap-3x2": "cubemap-3x2", "equirectangular": "equirectangular"}.get(metadata.projection)
             if projection is None and "projection" not in sheet:

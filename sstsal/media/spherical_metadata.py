@@ -285,6 +285,33 @@ def read_spherical_metadata(path: str | Path) -> SphericalMetadata:
     return SphericalMetadata(version=version, notes=notes, **merged)
 
 
+_SIDE_STEREO = {"2D": "mono", "top and bottom": "top-bottom", "side by side": "left-right"}
+_SIDE_POSE = re.compile(r"\((-?[\d.]+)/(-?[\d.]+)/(-?[\d.]+)\)")
+
+
+def metadata_from_side_data(lines: list[str]) -> SphericalMetadata:
+    """Spherical metadata from ffmpeg's side-data lines ("Spherical Mapping: ...", "Stereo 3D: ..."),
+    for containers the box reader does not parse (Matroska/WebM)."""
+    facts: dict[str, Any] = {}
+    for line in lines:
+        kind, _, value = line.partition(":")
+        value = value.strip()
+        if kind.strip().lower() == "stereo 3d":
+            layout = value.split(",")[0].strip()
+            facts["stereo"] = _SIDE_STEREO.get(layout.replace(" (inverted)", ""), layout)
+            if "inverted" in value and facts["stereo"] == "left-right":
+                facts["stereo"] = "right-left"
+        elif kind.strip().lower() == "spherical mapping":
+            name = value.split("(")[0].split("[")[0].strip()
+            facts["projection"] = {"equirectangular": "equirectangular", "cubemap": "cubemap-3x2"}.get(name, name)
+            if pose := _SIDE_POSE.search(value):
+                facts.update(yaw=float(pose[1]), pitch=float(pose[2]), roll=float(pose[3]))
+    if not facts:
+        return SphericalMetadata()
+    facts.setdefault("projection", None)
+    return SphericalMetadata(version="side data", notes=["read from ffmpeg's side data"], **facts)
+
+
 # ---- writing --------------------------------------------------------------------------------
 
 

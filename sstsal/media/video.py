@@ -20,7 +20,7 @@ import imageio_ffmpeg
 
 from sstsal.errors import InputError
 from sstsal.media.projection import SphericalLayout, decide_layout
-from sstsal.media.spherical_metadata import read_spherical_metadata
+from sstsal.media.spherical_metadata import metadata_from_side_data, read_spherical_metadata
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +241,8 @@ def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
         raise InputError(f"video {path} has a video stream without any frames: replace or remove it")
     side_data = [f"{m[1]}: {m[2].strip()}" for ln in header.splitlines() if (m := _SIDE_DATA.match(ln))]
     metadata = read_spherical_metadata(path)
+    if metadata.version is None and side_data:
+        metadata = metadata_from_side_data(side_data)  # e.g. Matroska's projection elements
     transfer, primaries, depth = colour_facts(video_line)
     layout = decide_layout(
         str(path), width, height, duration or frame_count / fps, metadata,
