@@ -259,12 +259,17 @@ STEREO_MATCH = 0.93
 SEAM_RATIO = 2.0
 
 
-def detect_from_content(gray_frames: list[np.ndarray]) -> tuple[dict[str, str], list[str]]:
-    """Guess projection and stereo layout from a few grey frames (H, W) of a video without metadata.
+def detect_from_content(
+    gray_frames: list[np.ndarray], source_size: tuple[int, int] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Guess projection and stereo layout from a few grey frames (H, W) of a video without metadata
+    (``source_size``: the video's (width, height), for the messages; default the frames').
 
     Returns ({property: value} for what could be told, the reasons in words).
     """
     h, w = gray_frames[0].shape
+    if source_size is not None:
+        w, h = source_size
     aspect = w / h
     found: dict[str, str] = {}
     reasons: list[str] = []
@@ -380,7 +385,7 @@ def decide_layout(
     undecided = [k for k in ("projection", "stereo") if k not in values and k not in sheet]
     if undecided:
         grays = grey_samples(path, width, height, duration)
-        found, words = detect_from_content(grays) if grays else ({}, ["no frame could be decoded for a look"])
+        found, words = detect_from_content(grays, (width, height)) if grays else ({}, ["no frame could be decoded for a look"])
         for key in undecided:
             if key in found:
                 values[key], reasons[key] = found[key], "content: " + "; ".join(words)

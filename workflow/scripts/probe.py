@@ -9,11 +9,14 @@ with stage_job(snakemake) as stage:
     from sstsal.pipeline.atomic import write_text
 
     info = probe_video(snakemake.input[0], sheet=dict(snakemake.params.sheet))
-    if info.aspect_warning:
-        stage.warn(info.aspect_warning)
-    for key, why in info.spherical["reasons"].items():
-        if why.startswith("default ("):
-            stage.warn(f"{key} {info.spherical[key]}: {why}; set it in the sample sheet if that is wrong")
+    warnings = [info.aspect_warning] if info.aspect_warning else []
+    defaults = {key: why for key, why in info.spherical["reasons"].items() if why.startswith("default (")}
+    if defaults:
+        taken = " and ".join(f"{key} {info.spherical[key]}" for key in defaults)
+        warnings.append(f"{taken}: {next(iter(defaults.values()))}; set it in the sample sheet if that is wrong")
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+        stage.warn(warning)
     stage.facts.update(spherical=info.spherical, metadata=info.metadata, side_data=info.side_data)
     print(info.to_json(), file=sys.stderr)
     write_text(snakemake.output[0], info.to_json())
