@@ -283,8 +283,8 @@ THRESHOLDS = {"default": (0.93, 0.75)}  # (median, every frame)
 @pytest.fixture(scope="module")
 def maps(clips, probed, model_without_flow, tmp_path_factory) -> dict[str, np.ndarray]:
     """{name: (N, 240, 320) float32 raw maps} for every clip, frames-only model on the CPU."""
+    from sstsal.media.saliency_stack import seen_directions, unseen_masked
     from sstsal.model.predictor import SaliencyPredictor
-    from sstsal.pipeline.saliency_stack import seen_directions, unseen_masked
 
     predictor = SaliencyPredictor(model_without_flow, device="cpu")
     folder = tmp_path_factory.mktemp("maps")
@@ -362,7 +362,7 @@ def test_vr180_maps_never_point_at_the_unseen_half(maps, probed):
                                                 ("eac", "mono", "2D")])  # fmt: skip
 def test_overlay_is_360_media_with_the_stereo_layout_kept(clips, probed, maps, tmp_path, name, stereo, side):
     from sstsal.media.render import render_overlay
-    from sstsal.pipeline.saliency_stack import save_stack
+    from sstsal.media.saliency_stack import save_stack
 
     info = probed[name]
     stack = tmp_path / "saliency.npz"
@@ -389,7 +389,7 @@ def test_overlay_is_360_media_with_the_stereo_layout_kept(clips, probed, maps, t
 def test_workflow_on_a_mixed_folder_gives_the_same_saliency_and_360_overlays(clips, tmp_path):
     from clip_workflow import clip_config, snakemake
 
-    from sstsal.pipeline.saliency_stack import load_stack
+    from sstsal.media.saliency_stack import load_stack
 
     forms = {"mono": "mono", "top_bottom": "tb", "top_bottom_st3d": "tb_st3d", "left_right": "lr", "eac": "eac",
              "dual_fisheye": "fisheye"}  # fmt: skip

@@ -9,6 +9,7 @@ source resolution (a long 8K video would need 100 GB of PNGs): each caller asks 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 from collections.abc import Iterator
@@ -20,11 +21,13 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import atomic_directory, write_text
 from sstsal.errors import InputError
+from sstsal.frame_size import MODEL_SIZE, flow_working_width
 from sstsal.media.naming import frame_name
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.model.size import MODEL_SIZE
-from sstsal.pipeline.atomic import atomic_directory, write_text
+
+logger = logging.getLogger(__name__)
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
 OUTPUT_VERSION = 2
@@ -70,10 +73,10 @@ def sample_indices(info: VideoInfo, sampling: str = "published", target_fps: flo
 
 
 def extraction_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
-    """(width, height) at most ``width`` wide at the aspect of the equirectangular view (the source's
-    for a mono equirectangular video), even, never upscaled."""
+    """(width, height) at most ``width`` wide (see :func:`sstsal.frame_size.flow_working_width`) at the
+    aspect of the equirectangular view (the source's for a mono equirectangular video), even."""
     view_w, view_h = info.view_width, info.view_height
-    target = view_w if width is None else min(int(width), view_w)
+    target = flow_working_width(width, view_w)
     return _even(target), _even(target * view_h / view_w)
 
 
@@ -172,10 +175,12 @@ def extract_frames(
             raise InputError(f"no frame could be decoded from {video}: the file is corrupt; replace or remove it")
         if len(names) < len(indices):
             # The packet count promised more frames than the decoder gave: say so, keep going.
-            print(
-                f"warning: {video.name}: {len(indices) - len(names)} of {len(indices)} sampled frames "
-                "could not be decoded (the end of the file is damaged); using the frames before that",
-                file=sys.stderr,
+            logger.warning(
+                "warning: %s: %d of %d sampled frames could not be decoded (the end of the file is damaged); "
+                "using the frames before that",
+                video.name,
+                len(indices) - len(names),
+                len(indices),
             )
     if manifest is not None:
         record = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import subprocess
 import sys
 import tempfile
@@ -22,13 +23,15 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.render import colormap_lut
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video, view_stream
-from sstsal.pipeline.atomic import write_text
-from sstsal.pipeline.summary import salient_direction
 from sstsal.viewing.camera import CameraPath, normalised_maps
 from sstsal.viewing.director import read_maps
+from sstsal.viewing.summary import salient_direction
+
+logger = logging.getLogger(__name__)
 
 # Bump when a change alters viewer.html (triggers reruns through workflow params).
 OUTPUT_VERSION = 1
@@ -179,6 +182,6 @@ def make_viewer(
         video_bytes = encode.read_bytes()
     write_text(out_html, render_page(video.stem, video_bytes, data))
     size = out_html.stat().st_size
-    print(f"{out_html}: {size / 1e6:.2f} MB (its video {len(video_bytes) / 1e6:.2f} MB, "
-          f"{settings.width}x{settings.width}, crf {settings.crf})", file=sys.stderr)  # fmt: skip
+    logger.info("%s: %.2f MB (its video %.2f MB, %dx%d, crf %s)", out_html, size / 1e6, len(video_bytes) / 1e6,
+                settings.width, settings.width, settings.crf)  # fmt: skip
     return size

@@ -5,6 +5,7 @@
 
 
 include: "evaluate_common.smk"
+include: "groundtruth.smk"  # gaze.format set: ground truth built from raw gaze first
 
 
 rule evaluate:
@@ -25,6 +26,8 @@ rule evaluate:
         runtime=per_attempt(60),
     params:
         version=stage_version("evaluation"),
+        # the inter-observer baseline draws its maps as the ground truth's
+        observer_sigma=config["gaze"]["sigma_deg"],
     script:
         "../scripts/evaluate.py"
 
@@ -80,7 +83,7 @@ rule train:
         gpu=gpu_request(GPU),
         mem_mb=per_attempt(32000),
         # not per attempt: a resubmitted run resumes where it stopped, and a longer request than
-        # the partition's limit would never start; set it to that limit (README, cluster section)
+        # the partition's limit would never start; set it to that limit (docs/cluster.md)
         runtime=1440,
     params:
         settings=config["training"],
@@ -95,7 +98,7 @@ rule train:
             if USE_FLOW
             else None
         ),
-        gt=lambda wildcards: f"{GROUND_TRUTH}/{{video}}",
+        gt=lambda wildcards: f"{TRUTH_ROOT}/{{video}}",
         device=DEVICE,
     script:
         "../scripts/train.py"

@@ -4,10 +4,10 @@ from sstsal.pipeline.job import stage_job
 
 with stage_job(snakemake) as stage:
     from sstsal.media.naming import list_frames
+    from sstsal.media.saliency_stack import seen_directions
     from sstsal.model.predictor import temporal_context_warning
     from sstsal.pipeline.chunks import gather_saliency
     from sstsal.pipeline.provenance import chunk_facts
-    from sstsal.pipeline.saliency_stack import seen_directions
 
     gather_saliency(
         snakemake.input.chunks,
