@@ -368,8 +368,12 @@ def decide_layout(
             if metadata.bounds != (0.0, 0.0, 0.0, 0.0):
                 values["bounds"], reasons["bounds"] = tuple(metadata.bounds), tag
             if metadata.yaw or metadata.pitch or metadata.roll:
-                values.update(yaw=metadata.yaw, pitch=metadata.pitch, roll=metadata.roll)
-                reasons["pose"] = tag
+                # V1 names the initial view's direction (heading right, pitch up): the view's centre.
+                # V2's pose turns the projection counter-clockwise about up (yaw) and right (pitch):
+                # the file's front then lies yaw to the right and pitch *below* the frame centre.
+                pitch = -metadata.pitch if metadata.pose_from == "v2" else metadata.pitch
+                values.update(yaw=metadata.yaw, pitch=pitch, roll=metadata.roll)
+                reasons["pose"] = f"{tag} ({'initial view' if metadata.pose_from == 'v1' else 'projection pose'})"
         if metadata.stereo is not None:
             stereo = {"right-left": "left-right"}.get(metadata.stereo, metadata.stereo)
             if stereo not in STEREO_MODES and "stereo" not in sheet:

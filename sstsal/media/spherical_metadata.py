@@ -60,6 +60,8 @@ class SphericalMetadata:
     padding: int = 0
     source: str | None = None  # svhd metadata_source or V1 StitchingSoftware
     notes: list[str] = field(default_factory=list)
+    # "v2": yaw/pitch/roll are the V2 projection pose (prhd); "v1": V1's initial view direction
+    pose_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "bounds": list(self.bounds)}
@@ -279,6 +281,10 @@ def read_spherical_metadata(path: str | Path) -> SphericalMetadata:
         if differs:
             notes.append(f"V1 and V2 metadata differ in {', '.join(differs)}: V2 is used, as the RFC says")
     merged = {**v1, **v2}
+    if "yaw" in v2:
+        merged["pose_from"] = "v2"
+    elif "yaw" in v1 or "pitch" in v1 or "roll" in v1:
+        merged["pose_from"] = "v1"
     version = "v1+v2" if v1 and v2 else ("v2" if v2 else "v1")
     if "projection" not in merged:
         merged["projection"] = None  # st3d alone: a stereo layout without a spherical projection
@@ -304,8 +310,8 @@ def metadata_from_side_data(lines: list[str]) -> SphericalMetadata:
         elif kind.strip().lower() == "spherical mapping":
             name = value.split("(")[0].split("[")[0].strip()
             facts["projection"] = {"equirectangular": "equirectangular", "cubemap": "cubemap-3x2"}.get(name, name)
-            if pose := _SIDE_POSE.search(value):
-                facts.update(yaw=float(pose[1]), pitch=float(pose[2]), roll=float(pose[3]))
+            if pose := _SIDE_POSE.search(value):  # ffmpeg prints the V2 pose (prhd, Matroska's ProjectionPose*)
+                facts.update(yaw=float(pose[1]), pitch=float(pose[2]), roll=float(pose[3]), pose_from="v2")
     if not facts:
         return SphericalMetadata()
     facts.setdefault("projection", None)
