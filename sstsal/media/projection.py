@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 PROJECTIONS = ("equirectangular", "eac", "cubemap-3x2", "cubemap-6x1", "dual-fisheye", "half-equirectangular")
 STEREO_MODES = ("mono", "top-bottom", "left-right")
 EYES = ("left", "right")
+SHEET_COLUMNS = ("projection", "stereo", "eye", "yaw_offset")  # the sample-sheet columns read here
 HDR_TRANSFERS = {"arib-std-b67": "HLG", "smpte2084": "PQ"}
 TONEMAP_OPERATOR = "mobius"
 

@@ -68,8 +68,12 @@ SHEET = load_sample_sheet()
 
 
 def sheet_entry(wildcards):
-    """The video's sample-sheet settings ({} when it has no row): a params value of probe."""
-    return SHEET.get(wildcards.video, {})
+    """The video's 360-degree layout columns of the sample sheet ({} when it has no row): a
+    params value of probe, so only a change of these reruns the video's stages."""
+    from sstsal.media.projection import SHEET_COLUMNS
+
+    row = SHEET.get(wildcards.video, {})
+    return {column: row[column] for column in SHEET_COLUMNS if column in row}
 
 
 wildcard_constraints:
