@@ -313,7 +313,8 @@ def _first_frame(clip: Path) -> Path:
 # of 2.5 s at 512x256, frames-only model): stereo halves 0.99-1.00 (no resampling); every v360
 # conversion (EAC, cubemaps, dual fisheye, turned) median 0.98, min 0.84, and the plain clip merely
 # resampled by v360 e->e and re-encoded dips the same way (min 0.88, frames 7-10), so the dips are
-# resampling, not the layout; HLG -> tone-mapped median 0.95, min 0.82; VR180 (on the seen half)
+# resampling, not the layout; V2 pitch 0.97/0.84; HLG and PQ tone-mapped median 0.95-0.96, min 0.82;
+# VR180 (on the seen half)
 # median 0.97, min 0.83. A layout read wrongly (the top-bottom clip squashed into one frame, as
 # before) gives median 0.45, min 0.04: the thresholds sit well between the two.
 THRESHOLDS = {"default": (0.93, 0.75)}  # (median, every frame)
