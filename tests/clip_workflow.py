@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import snakemake_run
 import yaml
-from snakemake_run import REPO  # noqa: F401  (tests import it from here)
+from snakemake_run import REPO, SNAKEMAKE, environment  # noqa: F401  (tests import them from here)
 from videoclips import make_clip
 
 from sstsal.media.saliency_stack import load_stack
