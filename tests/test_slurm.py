@@ -93,6 +93,10 @@ QUEUE_FIELDS = {  # squeue -O field: our name
 }
 
 
+# Integration tests (workflow runs on a SLURM cluster): `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 def jobs_in_queue(*args: str) -> dict[str, dict[str, str]]:
     """{job id: {field: value}} from squeue (the CI cluster keeps finished jobs 10 minutes); an
     array task's id is <array job id>_<task id>, as the plugin names it."""

@@ -22,10 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sstsal.flow.raft.weights import copy_targets
     from sstsal.model.weights import CHECKPOINTS, checkpoint_path, copy_from_folder
 
     if args.source:
-        for name, dest in copy_from_folder(args.source, args.names or None):
+        for name, dest in copy_from_folder(args.source, args.names or None, extra=copy_targets()):
             print(f"{name}: {dest}")
         return 0
     for name in args.names or list(CHECKPOINTS):

@@ -20,14 +20,13 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
 from sstsal.atomic import write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.render import colormap_lut
-from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video, view_stream
 from sstsal.viewing.camera import CameraPath, normalised_maps
 from sstsal.viewing.director import read_maps
 from sstsal.viewing.summary import salient_direction
@@ -83,8 +82,7 @@ def encode_stacked(
     maps01 = normalised_maps(maps)
     half = (settings.width, settings.width // 2)
     decoder = (
-        ffmpeg.input(str(video))
-        .filter("scale", half[0], half[1], flags="area")
+        view_stream(video, info, size=half)[0]
         .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
         .global_args("-hide_banner", "-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)

@@ -47,6 +47,35 @@ def find_videos():
 VIDEOS = find_videos()
 
 
+def load_sample_sheet():
+    """{video: its sample-sheet settings} from config `sheet` (a TSV): an unknown video, column or
+    value stops the run in one line, before any job."""
+    from sstsal.pipeline.sheet import load_sheet
+
+    if not config.get("sheet"):
+        return {}
+    with open(
+        workflow.source_path("../../schemas/sheet.schema.yaml"), encoding="utf-8"
+    ) as handle:
+        schema = yaml.safe_load(handle)
+    try:
+        return load_sheet(config["sheet"], schema, VIDEOS)
+    except SstsalError as exc:
+        stop(exc)
+
+
+SHEET = load_sample_sheet()
+
+
+def sheet_entry(wildcards):
+    """The video's 360-degree layout columns of the sample sheet ({} when it has no row): a
+    params value of probe, so only a change of these reruns the video's stages."""
+    from sstsal.media.projection import SHEET_COLUMNS
+
+    row = SHEET.get(wildcards.video, {})
+    return {column: row[column] for column in SHEET_COLUMNS if column in row}
+
+
 wildcard_constraints:
     video="|".join(re.escape(v) for v in sorted(VIDEOS, key=len, reverse=True)),
 
