@@ -528,4 +528,4 @@ def test_a_dry_run_says_why_flow_would_rerun_under_the_profile(cluster, tmp_path
         "note: flow.method auto means raft in this run (flow.auto: raft, set by the cluster profile "
         "(profiles/slurm/auto-flow.yaml)), but the flow of 1 finished video(s) (v0) was computed with dis"
     ) in out.stderr, out.stderr[-3000:]
-    assert "--config flow.method=dis" in out.stderr
+    assert "--config 'flow={method: dis}'" in out.stderr

@@ -104,8 +104,8 @@ def check_slurm_arrays(jobs):
 
 def recorded_flow_method(video):
     """The flow method of a finished flow of ``video`` (its provenance record), else None."""
-    for rule in ("flow", "gather_flow"):
-        record = Path(result(video, f"provenance/{rule}.json"))
+    for stage in ("flow", "gather_flow"):
+        record = Path(result(video, f"provenance/{stage}.json"))
         if record.is_file():
             try:
                 return json.loads(record.read_text())["params"]["method"]
@@ -135,7 +135,7 @@ def note_flow_reruns():
             f"note: flow.method auto means {FLOW_METHOD} in this run ({why}), but the flow of "
             f"{len(other)} finished video(s) ({', '.join(other[:3])}{', ...' if len(other) > 3 else ''}) "
             f"was computed with {', '.join(methods)}: their flow and everything after it will be recomputed. "
-            f"To keep them, run with --config flow.method={methods[0]}",
+            f"To keep them, run with --config 'flow={{method: {methods[0]}}}'",
             file=sys.stderr,
         )
 
