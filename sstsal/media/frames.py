@@ -9,6 +9,7 @@ source resolution (a long 8K video would need 100 GB of PNGs): each caller asks 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from sstsal.media.naming import frame_name
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
 from sstsal.model.size import MODEL_SIZE
 from sstsal.pipeline.atomic import atomic_directory, write_text
+
+logger = logging.getLogger(__name__)
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
 OUTPUT_VERSION = 1
@@ -165,11 +168,10 @@ def extract_frames(
             raise InputError(f"no frame could be decoded from {video}: the file is corrupt; replace or remove it")
         if len(names) < len(indices):
             # The packet count promised more frames than the decoder gave: say so, keep going.
-            print(
-                f"warning: {video.name}: {len(indices) - len(names)} of {len(indices)} sampled frames "
-                "could not be decoded (the end of the file is damaged); using the frames before that",
-                file=sys.stderr,
-            )
+            logger.warning(
+                "%s: %d of %d sampled frames could not be decoded (the end of the file is damaged); "
+                "using the frames before that", video.name, len(indices) - len(names), len(indices),
+            )  # fmt: skip
     if manifest is not None:
         record = {
             "video": name,

@@ -163,9 +163,14 @@ class StageRecord:
     _start: float = field(default_factory=time.monotonic)
     console: Any = None  # where a warning is also shown (the terminal, while stderr is the job's log)
 
-    def warn(self, message: str) -> None:
-        """Record a warning (already in the job's log) and show it on the console too."""
+    def warn(self, message: str, *, logged: bool = False) -> None:
+        """Record a warning, write it to the job's log (unless ``logged`` already) and show it on
+        the console too. A warning already recorded (or contained in one) is not repeated."""
+        if any(message in w or w in message for w in self.warnings):
+            return
         self.warnings.append(message)
+        if not logged:
+            print(f"warning: {message}", file=sys.stderr)
         if self.console is not None and self.console is not sys.stderr:
             print(f"warning ({self.rule}): {message}", file=self.console)
 
@@ -227,7 +232,7 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         "software": software,
         "software_per_stage": {r["rule"]: r["software"] for r in order if r["software"] != software} or None,
         "checkpoints": checkpoints,
-        "flow": {"method_requested": config.get("flow", {}).get("method"), **(flow or {"method": "none or given"})},
+        "flow": {"method_requested": config.get("flow", {}).get("method"), **(flow or {"method": _flow_without_stage(config)})},
         "inference": model,
         "director": next((r["facts"] for r in order if r["rule"] == "director_path"), None),
         "stages": {r["rule"]: {k: r[k] for k in ("started", "finished", "seconds", "host")} for r in order},
@@ -235,6 +240,14 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         "warnings": [f"{r['rule']}: {w}" for r in order for w in r.get("warnings", [])],
         "config": _plain(config),
     }
+
+
+def _flow_without_stage(config: Mapping[str, Any]) -> str:
+    """What stood in for the flow stage of a video whose flow no job computed."""
+    if config.get("flow", {}).get("method") == "none":
+        return "none (flow.method: none, the model without flow)"
+    given = config.get("inputs", {}).get("flow")
+    return f"given (inputs.flow: {given})" if given else "none"
 
 
 def write_provenance(path: str | os.PathLike, records: Iterable[str | os.PathLike], *, video: str,

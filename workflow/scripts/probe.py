@@ -10,6 +10,6 @@ with stage_job(snakemake) as stage:
 
     info = probe_video(snakemake.input[0])
     if info.aspect_warning:
-        print(f"warning: {info.aspect_warning}", file=sys.stderr)
+        stage.warn(info.aspect_warning)
     print(info.to_json(), file=sys.stderr)
     write_text(snakemake.output[0], info.to_json())
