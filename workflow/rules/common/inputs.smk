@@ -7,6 +7,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 
 from sstsal.errors import SstsalError
+from sstsal.pipeline.library import videos_folder
 
 
 def find_videos():
@@ -69,6 +70,7 @@ def select_videos(found):
     }, selection.skipped
 
 
+VIDEOS_FOLDER = videos_folder(config["videos"])
 VIDEOS, SKIPPED = select_videos(find_videos())
 if not VIDEOS:
     stop(
