@@ -31,13 +31,16 @@ from tests.conftest import shared_path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_videos_folder_is_one_absolute_path(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "lib").mkdir()
-    spellings = ["lib", "./lib/", str(tmp_path / "lib" / ".." / "lib"), f"{tmp_path}//lib"]
-    assert {videos_folder(s) for s in spellings} == {tmp_path / "lib"}
-    os.symlink(tmp_path / "lib", tmp_path / "link")
-    assert videos_folder("link") == tmp_path / "link"  # a stable link keeps its name when its target moves
+def test_videos_folder_has_one_spelling(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    (work / "lib").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    monkeypatch.chdir(work)
+    spellings = ["lib", "./lib/", str(work / "lib" / ".." / "lib"), f"{work}//lib/"]
+    assert {videos_folder(s) for s in spellings} == {Path("lib")}  # inside: relative, the project can move
+    assert {videos_folder(s) for s in ("../outside", str(tmp_path / "outside") + "/")} == {tmp_path / "outside"}
+    os.symlink(tmp_path / "outside", tmp_path / "link")
+    assert videos_folder("../link") == tmp_path / "link"  # a stable link keeps its name when its target moves
 
 
 def test_exclude_patterns_are_case_insensitive_globs():

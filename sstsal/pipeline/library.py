@@ -1,8 +1,8 @@
 """A folder of videos processed run after run: which videos to leave out, which failed before,
 and what each run finished.
 
-- The folder is named by one absolute, normalised path (:func:`videos_folder`), so the same
-  folder spelled differently (``../videos``, ``./videos/``) names the same inputs.
+- The folder is named by one normalised path (:func:`videos_folder`), so the same folder spelled
+  differently (``../videos``, ``./videos/``, its absolute path) names the same inputs.
 - ``exclude`` patterns of the config (shell globs on the file name, :func:`excluded_by`) leave
   files out before anything is probed.
 - A stage that reads the source video and fails with a one-line error writes a failure record
@@ -33,13 +33,22 @@ FAILURE_NAME = "failed.json"
 SOURCE_STAGES = frozenset({"probe", "extract_frames", "extract_flow_frames"})
 
 
-def videos_folder(path: str | os.PathLike) -> Path:
-    """The videos folder as one absolute, normalised path (``~`` expanded, symlinks kept).
+def videos_folder(path: str | os.PathLike, workdir: str | os.PathLike | None = None) -> Path:
+    """The one spelling of a videos folder: normalised (``~`` expanded, ``.``, ``..`` and doubled or
+    trailing slashes removed, symlinks kept), relative to the working directory when inside it,
+    absolute otherwise.
 
-    Symlinks are not resolved: a library reached through a stable link keeps its inputs' names
-    when the link is pointed elsewhere (a move, a new mount point).
+    Every spelling of one folder gives the same path, so the inputs it names stay the same. Inside
+    the working directory the path stays relative, so a project moved or copied as a whole
+    (results and videos) reruns nothing; symlinks are not resolved, so a library outside it keeps
+    its inputs' names when reached through a stable link that is pointed elsewhere after a move.
     """
-    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+    absolute = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+    base = Path(os.path.abspath(os.fspath(workdir) if workdir is not None else os.getcwd()))
+    try:
+        return absolute.relative_to(base)
+    except ValueError:
+        return absolute
 
 
 def excluded_by(name: str, patterns: Iterable[str]) -> str | None:

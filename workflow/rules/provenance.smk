@@ -16,7 +16,7 @@ rule provenance:
         "../envs/sstsal.yaml"
     params:
         # keys sorted: `--config` changes the order of the keys, not what they say; the videos
-        # folder as one absolute path: spelling it differently changes nothing either
+        # folder in its one spelling: spelling it differently changes nothing either
         config=json.loads(
             json.dumps({**config, "videos": str(VIDEOS_FOLDER)}, sort_keys=True)
         ),

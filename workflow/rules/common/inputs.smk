@@ -13,8 +13,9 @@ from sstsal.pipeline.library import videos_folder
 def find_videos():
     """{video id: source video path or None}: the wildcard values of this run (before exclusions).
 
-    The videos folder is named by one absolute, normalised path, so the same folder spelled
-    differently (`videos=../lib`, `videos=/data/lib/`) names the same inputs and reruns nothing.
+    The videos folder is named by one normalised path (relative inside the working directory,
+    absolute outside it), so the same folder spelled differently (`videos=../lib`, `videos=/data/lib/`)
+    names the same inputs and reruns nothing.
     A bad folder ends the run in one `error:` line."""
     from sstsal.media.video import discover_videos
     from sstsal.pipeline.library import check_videos_folder
