@@ -3,7 +3,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Offline machines of this project keep the checkpoints and fixtures in ../shared.
+# The tests' data (checkpoints, test clip, golden fixtures; docs/contributing.md) is read from
+# SSTSAL_SHARED, by default a folder `shared` beside the repository. Its models/, when present,
+# is also where `make run` takes the checkpoints from instead of downloading them.
 SSTSAL_SHARED ?= $(abspath ../shared)
 export SSTSAL_SHARED
 SSTSAL_MODELS ?= $(wildcard $(SSTSAL_SHARED)/models)
@@ -17,7 +19,7 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first and pinned: 2.14.1 is the newest release these machines may install.
+	# torch first, at the newest release tested (2.14.1); pyproject.toml states the supported range.
 	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -q -e '.[test,lint]'
 	touch $@
@@ -47,7 +49,7 @@ bench: venv
 
 # The whole workflow on BENCH_VIDEOS with the device present (CPU: DIS flow), timed per stage and
 # end to end; BENCH_ARGS adds options (e.g. --flow-width 1024). On a GPU machine without network:
-# bash benchmarks/device_e2e.sh (see the README, "On a GPU").
+# bash benchmarks/device_e2e.sh (see docs/gpu.md).
 BENCH_VIDEOS ?= $(SSTSAL_SHARED)/videos
 bench-e2e: venv
 	$(PY) -m sstsal download

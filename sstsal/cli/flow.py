@@ -70,7 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--batch-size", type=_positive, help="RAFT pairs per batch (default: as many as fit)")
     parser.add_argument(
         "--color-order", default="rgb", choices=["rgb", "swapped"],
-        help="rgb: PNGs show flow_to_image's true colours; swapped: red and blue exchanged (see README)",
+        help="rgb: PNGs show flow_to_image's true colours; swapped: red and blue exchanged (see docs/flow.md)",
     )
     parser.add_argument(
         "--save-raw", action="store_true",

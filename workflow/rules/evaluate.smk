@@ -80,7 +80,7 @@ rule train:
         gpu=gpu_request(GPU),
         mem_mb=per_attempt(32000),
         # not per attempt: a resubmitted run resumes where it stopped, and a longer request than
-        # the partition's limit would never start; set it to that limit (README, cluster section)
+        # the partition's limit would never start; set it to that limit (docs/cluster.md)
         runtime=1440,
     params:
         settings=config["training"],
