@@ -105,7 +105,7 @@ def print_closing_table():
     from sstsal.pipeline.library import run_table
 
     rows = closing_rows()
-    print("\n" + run_table(rows), file=sys.stderr, flush=True)
+    print(f"\n{run_table(rows)}", file=sys.stderr, flush=True)
     if any(r.status == "finished" for r in rows):
         print(
             f"a report of the finished videos: snakemake --report report.html (about {report_size_mb():.1f} MB)",
@@ -141,7 +141,7 @@ if report_requested():
     _front = Path(".snakemake", "sstsal", "report.rst").resolve()
     _front.parent.mkdir(parents=True, exist_ok=True)
     _front.write_text(
-        "{% raw %}\n" + report_text(_rows) + "\n{% endraw %}\n", encoding="utf-8"
+        f"{{% raw %}}\n{report_text(_rows)}\n{{% endraw %}}\n", encoding="utf-8"
     )
     workflow.report(str(_front))
 
