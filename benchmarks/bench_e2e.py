@@ -172,7 +172,7 @@ def stage_times(workdir: Path) -> dict[str, tuple[float, float, int]]:
 
 def sampled_frames(workdir: Path) -> dict[str, int]:
     """{video: frames with a saliency map}, read from each video's saliency.npz."""
-    from sstsal.pipeline.saliency_stack import load_stack
+    from sstsal.media.saliency_stack import load_stack
 
     counts = {}
     for stack in sorted((workdir / "results").glob("*/saliency.npz")):

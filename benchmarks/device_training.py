@@ -23,7 +23,11 @@ sys.path.insert(0, str(REPO / "tests"))
 from synthetic_saliency import write_moving_blobs  # noqa: E402
 
 from sstsal.model.network import SSTSal  # noqa: E402
-from sstsal.training.loop import DataLayout, TrainConfig, read_loss_log, spherical_kl_loss, train  # noqa: E402
+from sstsal.training.config import TrainConfig  # noqa: E402
+from sstsal.training.data import DataLayout  # noqa: E402
+from sstsal.training.loop import train  # noqa: E402
+from sstsal.training.loss import spherical_kl_loss  # noqa: E402
+from sstsal.training.state import read_loss_log  # noqa: E402
 
 
 def step_seconds(device: torch.device, batch: int, repeats: int = 3) -> float:

@@ -20,7 +20,7 @@ import numpy as np
 import yaml
 from videoclips import make_clip, shared_dir
 
-from sstsal.pipeline.saliency_stack import load_stack
+from sstsal.media.saliency_stack import load_stack
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

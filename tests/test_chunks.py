@@ -11,9 +11,10 @@ import pytest
 import yaml
 from clip_workflow import SAMPLED, VIDEO, folder_bytes, reference_run, snakemake
 
+from sstsal.atomic import write_png
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import frame_name
-from sstsal.pipeline.atomic import write_png
+from sstsal.media.saliency_stack import load_stack
 from sstsal.pipeline.chunks import (
     RAW_MAPS,
     chunk_label,
@@ -26,7 +27,6 @@ from sstsal.pipeline.chunks import (
     read_plan,
     write_plan,
 )
-from sstsal.pipeline.saliency_stack import load_stack
 
 
 @pytest.mark.parametrize(

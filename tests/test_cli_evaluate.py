@@ -30,11 +30,12 @@ def _png(path: Path, image: np.ndarray) -> None:
     assert cv2.imwrite(str(path), np.round(255 * image / image.max()).astype(np.uint8))
 
 
-def _read(path: Path) -> list[dict[str, str]]:
+def _read(path: Path, model: str = "prediction") -> list[dict[str, str]]:
+    """The rows of one model (the prediction, or a baseline) of a metrics CSV."""
     with path.open(newline="") as handle:
         reader = csv.DictReader(handle)
-        assert reader.fieldnames == HEADER
-        return list(reader)
+        assert reader.fieldnames == ["model"] + HEADER
+        return [row for row in reader if row["model"] == model]
 
 
 @pytest.fixture
@@ -140,3 +141,43 @@ def test_console_script_exit_code(dataset: Path):
     )  # fmt: skip
     assert result.returncode == 2
     assert "ground-truth folder" in result.stderr and "does not exist" in result.stderr
+
+
+def test_evaluate_scores_the_baselines_on_the_same_frames(dataset: Path):
+    # two observers per frame, near the ground-truth blob, so each predicts the other well
+    lines = ["frame,observer,yaw,pitch"]
+    for n in range(11, 17):
+        yaw = (15 + 15 * (n - 10) + 0.5) / 120 * 360 - 180
+        lines += [f"{n},ann,{yaw},1", f"{n},ann,{yaw + 3},-2", f"{n},bob,{yaw - 2},0"]
+    (dataset / "fix.csv").write_text("\n".join(lines) + "\n")
+    out = dataset / "m.csv"
+    gt = str(dataset / "saliency_maps" / "clip")
+    assert main(["evaluate", "--pred", str(dataset / "pred"), "--gt", gt, "--fixations", str(dataset / "fix.csv"), "--out", str(out)]) == 0
+    prediction = _read(out)
+    for baseline in ("equator_bias", "centre_bias", "inter_observer"):
+        rows = _read(out, baseline)
+        assert [r["frame"] for r in rows] == [r["frame"] for r in prediction], baseline
+        assert all(r["nss"] != "" for r in rows)
+    # The fixations lie on the horizon: the equator band (fitted: about 1 degree) scores high NSS;
+    # the other observer predicts each one better still than a band around the whole horizon.
+    equator, observers = _read(out, "equator_bias")[-1], _read(out, "inter_observer")[-1]
+    assert float(equator["nss"]) > 3
+    assert float(observers["auc_judd"]) > float(equator["auc_judd"])
+    # fixed widths are used as given, and stated
+    assert main(["evaluate", "--pred", str(dataset / "pred"), "--gt", gt, "--out", str(dataset / "n.csv"), "--no-baselines"]) == 0
+    assert {r["model"] for r in csv.DictReader((dataset / "n.csv").open())} == {"prediction"}
+
+
+def test_baseline_widths_are_fitted_or_given_and_recorded(dataset: Path):
+    from sstsal.evaluation.baselines import BaselineSettings
+    from sstsal.evaluation.evaluate import evaluate_folders
+
+    gt = dataset / "saliency_maps" / "clip"
+    fitted = evaluate_folders(dataset / "pred", gt)
+    # the ground-truth blobs lie on the horizon, 5 pixels (15 degrees) wide: a narrow band
+    assert 5 < fitted.baseline_record["equator_bias"]["sigma_deg"] < 25 and fitted.baseline_record["equator_bias"]["fitted"]
+    given = evaluate_folders(dataset / "pred", gt, baselines=BaselineSettings(equator_sigma_deg=30.0))
+    assert given.baseline_record["equator_bias"] == {"sigma_deg": 30.0, "fitted": False}
+    assert given.baselines["inter_observer"] == []  # no fixations: no inter-observer rows
+    with pytest.raises(Exception, match="sigma must lie in"):
+        evaluate_folders(dataset / "pred", gt, baselines=BaselineSettings(centre_sigma_deg=0.0))

@@ -10,8 +10,8 @@ import pytest
 from videoclips import decode_opencv, make_clip
 
 from sstsal.errors import InputError
+from sstsal.media.saliency_stack import save_stack
 from sstsal.media.video import probe_video
-from sstsal.pipeline.saliency_stack import save_stack
 from sstsal.viewing.camera import (
     CameraPath,
     DirectorSettings,

@@ -67,29 +67,38 @@ def evaluated(tmp_path_factory) -> Path:
     return workdir
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path, model: str | None = None) -> list[dict[str, str]]:
+    """The rows of one model (the prediction or a baseline; None: all) of metrics.csv or summary.csv."""
     with path.open(newline="") as handle:
-        return list(csv.DictReader(handle))
+        return [row for row in csv.DictReader(handle) if model is None or row["model"] == model]
 
 
 def test_evaluate_writes_per_frame_metrics_and_counts_frames_without_ground_truth(evaluated: Path):
-    rows = _rows(evaluated / "results" / "001" / "metrics.csv")
+    rows = _rows(evaluated / "results" / "001" / "metrics.csv", "prediction")
     # Frames 0-9 have maps, 10 has fixations only, 11 has nothing: skipped and counted.
     assert [r["frame"] for r in rows] == [str(n) for n in range(11)] + ["mean"]
     assert rows[10]["cc"] == "" and rows[10]["nss"] != ""
     assert rows[1]["nss"] == "" and rows[1]["kld_sphere"] != ""
     counts = json.loads((evaluated / "results" / "001" / "metrics.json").read_text())
-    assert counts == {"frames_evaluated": 11, "predictions_without_ground_truth": 1, "ground_truth_without_prediction": 0}
+    assert {k: counts[k] for k in ("frames_evaluated", "predictions_without_ground_truth", "ground_truth_without_prediction")} == {
+        "frames_evaluated": 11, "predictions_without_ground_truth": 1, "ground_truth_without_prediction": 0}  # fmt: skip
+    # the baselines are scored on the same frames; without an observer column, no inter-observer rows
+    assert counts["baselines"]["equator_bias"]["fitted"] and counts["baselines"]["inter_observer"]["frames"] == 0
+    for baseline in ("equator_bias", "centre_bias"):
+        assert [r["frame"] for r in _rows(evaluated / "results" / "001" / "metrics.csv", baseline)] == [r["frame"] for r in rows]
     assert not (evaluated / "results" / "002" / "metrics.csv").exists()
 
 
 def test_summary_table_and_plots(evaluated: Path):
     folder = evaluated / "results" / "evaluation"
-    summary = _rows(folder / "summary.csv")
+    summary = _rows(folder / "summary.csv", "prediction")
     assert [r["video"] for r in summary] == ["001", "002", "mean over videos"]
+    baselines = [(r["video"], r["model"]) for r in _rows(folder / "summary.csv", None) if r["model"] != "prediction"]
+    assert baselines == [("001", "equator_bias"), ("001", "centre_bias"),
+                         ("mean over videos", "equator_bias"), ("mean over videos", "centre_bias")]  # fmt: skip
     assert summary[0]["frames_evaluated"] == "11" and summary[0]["predictions_without_ground_truth"] == "1"
     assert summary[1]["frames_evaluated"] == "0" and summary[1]["cc"] == ""  # listed, not dropped
-    per_frame_mean = _rows(evaluated / "results" / "001" / "metrics.csv")[-1]
+    per_frame_mean = _rows(evaluated / "results" / "001" / "metrics.csv", "prediction")[-1]
     assert summary[0]["kld_sphere"] == per_frame_mean["kld_sphere"]
     for metric in METRIC_NAMES:
         image = cv2.imread(str(folder / f"{metric}.png"))

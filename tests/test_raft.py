@@ -287,9 +287,22 @@ def test_frames_too_small_for_raft(model):
         list(RaftFlow(model).pairs([np.zeros((64, 128, 3), np.uint8)] * 2))
 
 
-def test_mixed_precision_needs_cuda(model):
-    with pytest.raises(InputError, match="CUDA"):
-        RaftFlow(model, device="cpu", precision="bf16")
+def test_fp16_needs_cuda(model):
+    with pytest.raises(InputError, match="precision fp16 is for CUDA; on cpu use fp32 or bf16"):
+        RaftFlow(model, device="cpu", precision="fp16")
+
+
+def test_bf16_runs_on_cpu_with_autocast(model):
+    """torch's CPU autocast runs RAFT's encoders and update block in bf16: a different, close flow."""
+    frames = pan_frames(2)
+    fp32 = next(RaftFlow(model, device="cpu", iters=2).pairs(frames))
+    engine = RaftFlow(model, device="cpu", iters=2, precision="bf16")
+    assert engine._amp_dtype == torch.bfloat16
+    bf16 = next(engine.pairs(frames))
+    assert bf16.shape == fp32.shape and bf16.dtype == np.float32 and np.isfinite(bf16).all()
+    difference = np.abs(bf16 - fp32)
+    assert difference.max() > 0  # bf16 did run
+    assert np.median(difference) < 0.05 * np.abs(fp32).mean()
 
 
 # ---- memory and time ----------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from videoclips import FFMPEG, decode_opencv, make_clip
 
 from sstsal.errors import InputError
 from sstsal.media.render import blend, colormap_lut, render_overlay, render_size
+from sstsal.media.saliency_stack import save_stack
 from sstsal.media.video import VideoInfo, probe_video
-from sstsal.pipeline.saliency_stack import save_stack
 
 
 def test_colormap_lut_is_the_published_inferno():

@@ -12,7 +12,8 @@ import pytest
 import yaml
 from videoclips import make_clip
 
-from sstsal.pipeline.resources import REFERENCE_WIDTH, flow_size_factor, flow_working_width, scaled_request
+from sstsal.frame_size import flow_working_width
+from sstsal.pipeline.resources import REFERENCE_WIDTH, flow_size_factor, scaled_request
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

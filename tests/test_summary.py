@@ -1,4 +1,4 @@
-"""Summary (sstsal.pipeline.summary): salient directions and the contact sheet."""
+"""Summary (sstsal.viewing.summary): salient directions and the contact sheet."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from sstsal.pipeline.saliency_stack import load_stack, save_stack
-from sstsal.pipeline.summary import contact_sheet, salient_direction, write_directions
+from sstsal.media.saliency_stack import load_stack, save_stack
+from sstsal.viewing.summary import contact_sheet, salient_direction, write_directions
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,19 @@ def test_contact_sheet(tmp_path):
     sheet = cv2.imread(str(tmp_path / "c.png"))
     # 2 rows x 4 cells; each cell = frame + overlay side by side, with a label band and a border
     assert sheet.shape == (2 * (240 + 26), 4 * (640 + 4), 3)
+
+
+def test_predict_raw_npz_reads_as_a_stack(tmp_path):
+    """`sstsal predict --save-raw`'s raw.npz (one map per frame name) is accepted where a stack is."""
+    raw = {"v_0012": np.full((240, 320), 0.5, np.float32), "v_0004": np.zeros((240, 320), np.float32)}
+    np.savez(tmp_path / "raw.npz", **raw)
+    stack, names = load_stack(tmp_path / "raw.npz")
+    assert names == ["v_0004", "v_0012"]
+    assert stack.dtype == np.float16 and stack.shape == (2, 240, 320)
+    assert float(stack[1, 0, 0]) == 0.5
+
+
+def test_an_npz_of_something_else_is_refused(tmp_path):
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3, np.float32))
+    with pytest.raises(KeyError):
+        load_stack(tmp_path / "other.npz")

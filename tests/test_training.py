@@ -20,15 +20,10 @@ from sstsal.cli import main
 from sstsal.errors import InputError
 from sstsal.evaluation import metrics
 from sstsal.model.checkpoint import load_model
-from sstsal.training.loop import (
-    CHECKPOINT,
-    DataLayout,
-    SequenceDataset,
-    TrainConfig,
-    make_sequences,
-    read_loss_log,
-    spherical_kl_loss,
-)
+from sstsal.training.config import TrainConfig
+from sstsal.training.data import DataLayout, SequenceDataset, make_sequences
+from sstsal.training.loss import spherical_kl_loss
+from sstsal.training.state import CHECKPOINT, read_loss_log
 
 HEIGHT, WIDTH = 24, 48
 # A tiny run: 8-frame sequences, no skipped frames, a narrow encoder; everything else published.

@@ -12,8 +12,8 @@ import pytest
 from browser import CANVAS_STATS, start_browser
 from videoclips import make_clip
 
+from sstsal.media.saliency_stack import save_stack
 from sstsal.media.video import probe_video
-from sstsal.pipeline.saliency_stack import save_stack
 from sstsal.viewing.camera import DirectorSettings, angle_between, direction
 from sstsal.viewing.director import write_director_path
 from sstsal.viewing.viewer import ViewerSettings, make_viewer

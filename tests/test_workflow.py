@@ -22,8 +22,8 @@ import pytest
 import yaml
 from videoclips import make_audio_only, make_clip, shared_dir, truncate
 
+from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import probe_video
-from sstsal.pipeline.saliency_stack import load_stack
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"

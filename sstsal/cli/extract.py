@@ -7,8 +7,8 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
+    from sstsal.frame_size import MODEL_SIZE
     from sstsal.media.frames import extract_frames
-    from sstsal.model.size import MODEL_SIZE
 
     names = extract_frames(
         args.video,

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+# Choices and defaults come from the settings object, which is also what checks the values.
+from sstsal.flow.settings import COLOR_ORDERS, METHOD_CHOICES, PRECISIONS, SEAM_MODES, FlowSettings
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
+DEFAULTS = FlowSettings()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,35 +39,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frames", required=True, help="folder of one video's frames <video>_<number>.png")
     parser.add_argument("--out", required=True, help="output folder (created, or replaced as a whole)")
     parser.add_argument(
-        "--method", default="raft", choices=["raft", "dis", "farneback", "auto"],
+        "--method", default=DEFAULTS.method, choices=METHOD_CHOICES,
         help="flow engine (default raft; auto = raft on CUDA, dis otherwise)",
     )
     parser.add_argument(
-        "--checkpoint", default="auto",
+        "--checkpoint", default=DEFAULTS.checkpoint,
         help="RAFT weights: a raft-sintel.pth (or torchvision raft_large) file, 'raft-sintel' (a local copy in the "
         "model folder), 'torchvision' (Raft_Large_Weights.C_T_SKHT_V1, downloaded once) or 'auto' (default: "
         "the local raft-sintel.pth if there is one, else torchvision's)",
     )
     parser.add_argument(
-        "--width", type=_positive,
+        "--width", type=int,
         help="working width of the flow computation (default: the frames' width; never upscaled); the published "
         "advice is as high as possible, e.g. 2048",
     )
-    parser.add_argument("--iters", type=_positive, default=20, help="RAFT iterations (default 20, as published)")
+    parser.add_argument("--iters", type=int, default=DEFAULTS.iters, help="RAFT iterations (default 20, as published)")
     parser.add_argument(
-        "--seam", default="pad", choices=["pad", "wrap"],
+        "--seam", default=DEFAULTS.seam, choices=SEAM_MODES,
         help="left/right edge handling: pad (wrap-around padding to a multiple of 8) or wrap (also a circular "
         "margin on both sides, so motion across the seam is found)",
     )
     parser.add_argument("--seam-margin", type=int, help="margin in pixels for --seam wrap (default: width/16)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda or cuda:N")
+    parser.add_argument("--device", default=DEFAULTS.device, help="auto (CUDA if available), cpu, cuda or cuda:N")
     parser.add_argument(
-        "--precision", default="fp32", choices=["fp32", "bf16", "fp16"],
-        help="RAFT arithmetic: fp32, or CUDA mixed precision bf16/fp16 (faster, slightly different flow)",
+        "--precision", default=DEFAULTS.precision, choices=PRECISIONS,
+        help="RAFT arithmetic: fp32, or mixed precision bf16 (CUDA or CPU) / fp16 (CUDA): faster on a GPU, "
+        "slightly different flow",
     )
-    parser.add_argument("--batch-size", type=_positive, help="RAFT pairs per batch (default: as many as fit)")
+    parser.add_argument("--batch-size", type=int, help="RAFT pairs per batch (default: as many as fit)")
     parser.add_argument(
-        "--color-order", default="rgb", choices=["rgb", "swapped"],
+        "--color-order", default=DEFAULTS.color_order, choices=COLOR_ORDERS,
         help="rgb: PNGs show flow_to_image's true colours; swapped: red and blue exchanged (see docs/flow.md)",
     )
     parser.add_argument(

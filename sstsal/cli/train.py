@@ -61,7 +61,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.training.loop import DataLayout, TrainConfig, read_video_list, train
+    from sstsal.training.config import TrainConfig
+    from sstsal.training.data import DataLayout, read_video_list
+    from sstsal.training.loop import train
 
     if args.data is not None:
         if args.frames or args.gt:

@@ -10,6 +10,11 @@ refer to). An optional ``video`` column lets one CSV hold several videos.
 
 Predictions are resized (bilinear) to the ground-truth map's size; with fixations only they
 are evaluated at their own size. Every metric is computed on the maps as read (8-bit PNGs).
+
+Beside the prediction, every evaluation scores the baselines of :mod:`sstsal.evaluation.baselines`
+(equator bias, centre bias, and with an ``observer`` column the inter-observer upper bound) on
+the same frames: ``metrics.csv`` has a first column ``model`` (``prediction`` or the baseline's
+name), one block of rows per model, each ending in its ``mean`` row.
 """
 
 from __future__ import annotations
@@ -24,14 +29,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sstsal.atomic import atomic_file, write_text
 from sstsal.errors import InputError
 from sstsal.evaluation import metrics
-from sstsal.pipeline.atomic import atomic_file, write_text
+from sstsal.evaluation.baselines import (
+    BASELINES,
+    BaselineSettings,
+    centre_map,
+    equator_map,
+    fit_widths,
+    fit_widths_from_maps,
+)
+from sstsal.gaze.maps import gaussian_map
 
 # Bump when metric values or the CSV layout change (reruns the workflow's evaluate jobs).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 COLUMNS: tuple[str, ...] = ("frame",) + metrics.METRIC_NAMES + metrics.SPHERE_METRIC_NAMES
+PREDICTION = "prediction"  # the model column's value for the evaluated predictions
+MODELS: tuple[str, ...] = (PREDICTION,) + BASELINES
 _FRAME_NUMBER = re.compile(r"(?:^|_)(\d+)$")
 
 
@@ -87,6 +103,7 @@ class FrameFixations:
     x: list[float] = field(default_factory=list)
     y: list[float] = field(default_factory=list)
     size: tuple[int, int] | None = None  # (height, width) that x, y refer to; None: the evaluated size
+    observers: list[str] = field(default_factory=list)  # per fixation, angles first then pixels; empty: unknown
 
     def pixels(self, height: int, width: int) -> np.ndarray:
         """``(N, 2)`` int ``(row, col)`` pixels in a ``height x width`` map."""
@@ -104,6 +121,13 @@ class FrameFixations:
                 )
             parts.append(np.stack([np.floor(y), np.floor(x)], axis=1).astype(np.int64))
         return np.concatenate(parts) if parts else np.zeros((0, 2), dtype=np.int64)
+
+    def angles(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+        """Yaw and pitch (degrees) of every fixation, in the order of :meth:`pixels`."""
+        ref_h, ref_w = self.size or (height, width)
+        yaw = np.concatenate([np.array(self.yaw, dtype=np.float64), np.array(self.x) / ref_w * 360.0 - 180.0])
+        pitch = np.concatenate([np.array(self.pitch, dtype=np.float64), 90.0 - np.array(self.y) / ref_h * 180.0])
+        return yaw, pitch
 
 
 def read_fixations(path: str | Path, video: str | None = None) -> dict[int, FrameFixations]:
@@ -135,9 +159,13 @@ def read_fixations(path: str | Path, video: str | None = None) -> dict[int, Fram
                 if has_angles and value["yaw"] and value["pitch"]:
                     entry.yaw.append(float(value["yaw"]))
                     entry.pitch.append(float(value["pitch"]))
+                    if "observer" in value:
+                        entry.observers.insert(len(entry.yaw) - 1, value["observer"])
                 elif has_pixels and value["x"] and value["y"]:
                     entry.x.append(float(value["x"]))
                     entry.y.append(float(value["y"]))
+                    if "observer" in value:
+                        entry.observers.append(value["observer"])
                     if value.get("width") and value.get("height"):
                         size = (int(value["height"]), int(value["width"]))
                         if entry.size not in (None, size):
@@ -155,19 +183,31 @@ def read_fixations(path: str | Path, video: str | None = None) -> dict[int, Fram
 
 @dataclass
 class EvaluationResult:
-    """Per-frame metrics and what could not be evaluated."""
+    """Per-frame metrics of the prediction and of the baselines, and what could not be evaluated."""
 
     rows: list[dict[str, float]]  # one per evaluated frame, with key "frame"
     mean: dict[str, float]
     predictions_without_ground_truth: list[int]
     ground_truth_without_prediction: list[int]
+    baselines: dict[str, list[dict[str, float]]] = field(default_factory=dict)  # baseline -> rows like `rows`
+    baseline_means: dict[str, dict[str, float]] = field(default_factory=dict)
+    baseline_record: dict = field(default_factory=dict)  # widths used (fitted or given), for metrics.json
 
     def summary(self) -> str:
-        return (
+        text = (
             f"evaluated {len(self.rows)} frame(s); skipped {len(self.predictions_without_ground_truth)} predicted "
             f"frame(s) without ground truth and {len(self.ground_truth_without_prediction)} ground-truth frame(s) "
             "without prediction"
         )
+        if self.baselines:
+            text += f"; baselines: {', '.join(f'{name} ({len(rows)} frame(s))' for name, rows in self.baselines.items())}"
+        return text
+
+    def models(self) -> dict[str, tuple[list[dict[str, float]], dict[str, float]]]:
+        """Rows and mean of the prediction and of every baseline that could be scored."""
+        out = {PREDICTION: (self.rows, self.mean)}
+        out.update({name: (rows, self.baseline_means[name]) for name, rows in self.baselines.items() if rows})
+        return out
 
 
 def _format(value: float) -> str:
@@ -175,12 +215,57 @@ def _format(value: float) -> str:
 
 
 def write_metrics_csv(result: EvaluationResult, out_csv: str | Path) -> None:
-    """Write ``frame, <metrics>`` rows and a final ``frame=mean`` row atomically."""
-    lines = [",".join(COLUMNS)]
-    for row in result.rows + [dict(result.mean, frame="mean")]:
-        frame = row["frame"]
-        lines.append(",".join([str(frame)] + [_format(row[name]) for name in COLUMNS[1:]]))
+    """Write ``model, frame, <metrics>`` rows, each model's block ending in ``frame=mean``, atomically."""
+    lines = [",".join(("model",) + COLUMNS)]
+    for model, (rows, mean) in result.models().items():
+        for row in rows + [dict(mean, frame="mean")]:
+            lines.append(",".join([model, str(row["frame"])] + [_format(row[name]) for name in COLUMNS[1:]]))
     write_text(out_csv, "\n".join(lines) + "\n")
+
+
+def _means(rows: list[dict[str, float]]) -> dict[str, float]:
+    mean = {}
+    for name in COLUMNS[1:]:
+        values = np.array([row[name] for row in rows], dtype=np.float64)
+        mean[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
+    return mean
+
+
+class _Baselines:
+    """Scores the baselines frame by frame; baseline maps cached per size."""
+
+    def __init__(self, settings: BaselineSettings, equator_sigma: float, centre_sigma: float) -> None:
+        self.settings = settings
+        self.sigmas = {"equator_bias": equator_sigma, "centre_bias": centre_sigma}
+        self.rows: dict[str, list[dict[str, float]]] = {name: [] for name in BASELINES}
+        self._maps: dict[tuple[str, tuple[int, int]], np.ndarray] = {}
+
+    def _map(self, name: str, shape: tuple[int, int]) -> np.ndarray:
+        if (name, shape) not in self._maps:
+            build = equator_map if name == "equator_bias" else centre_map
+            self._maps[(name, shape)] = build(*shape, self.sigmas[name])
+        return self._maps[(name, shape)]
+
+    def score(self, number: int, shape: tuple[int, int], gt: np.ndarray | None, frame_fixations: FrameFixations | None) -> None:
+        pixels = frame_fixations.pixels(*shape) if frame_fixations is not None else None
+        for name in ("equator_bias", "centre_bias"):
+            self.rows[name].append({"frame": number, **metrics.evaluate_frame(self._map(name, shape), gt, pixels)})
+        if frame_fixations is None or not frame_fixations.observers:
+            return
+        observers = np.array(frame_fixations.observers)
+        if len(set(observers)) < 2:
+            return
+        yaw, pitch = frame_fixations.angles(*shape)
+        sigma = self.settings.inter_observer_sigma_deg
+        scores = []
+        for observer in dict.fromkeys(observers):
+            mine = observers == observer
+            # Drawn afresh rather than as everyone's map minus this one's: the subtraction leaves
+            # rounding noise where the map is 0, which would break AUC-Judd's ties at random.
+            others = gaussian_map(yaw[~mine], pitch[~mine], *shape, sigma)
+            own = gaussian_map(yaw[mine], pitch[mine], *shape, sigma)
+            scores.append(metrics.evaluate_frame(others, own, pixels[mine]))
+        self.rows["inter_observer"].append({"frame": number, **_means(scores)})
 
 
 def evaluate_folders(
@@ -189,21 +274,27 @@ def evaluate_folders(
     fixations: str | Path | dict[int, FrameFixations] | None = None,
     *,
     video: str | None = None,
+    baselines: BaselineSettings | None = BaselineSettings(),
 ) -> EvaluationResult:
-    """Evaluate every predicted frame that has a ground-truth map and/or fixations.
+    """Evaluate every predicted frame that has a ground-truth map and/or fixations, and the
+    baselines on the same frames (``baselines=None``: none).
 
     Frames without ground truth are skipped and reported in the result, never silently.
     """
     if gt_dir is None and fixations is None:
         raise InputError("give ground-truth saliency maps (--gt), fixations (--fixations), or both")
+    if baselines is not None:
+        baselines.check()
     predictions = index_maps(pred_dir, "prediction")
     gt_maps = index_maps(gt_dir, "ground-truth") if gt_dir is not None else {}
     if fixations is not None and not isinstance(fixations, dict):
         fixations = read_fixations(fixations, video=video)
     fixations = fixations or {}
     truth = set(gt_maps) | set(fixations)
+    evaluated = sorted(set(predictions) & truth)
+    scorer = _baseline_scorer(baselines, evaluated, gt_maps, fixations) if baselines is not None and evaluated else None
     rows: list[dict[str, float]] = []
-    for number in sorted(set(predictions) & truth):
+    for number in evaluated:
         pred = read_saliency_map(predictions[number])
         gt = read_saliency_map(gt_maps[number]) if number in gt_maps else None
         if gt is not None and gt.shape != pred.shape:
@@ -211,6 +302,8 @@ def evaluate_folders(
         pixels = fixations[number].pixels(*pred.shape) if number in fixations else None
         try:
             values = metrics.evaluate_frame(pred, gt, pixels)
+            if scorer is not None:
+                scorer.score(number, pred.shape, gt, fixations.get(number))
         except InputError as exc:
             raise InputError(f"frame {number} ({predictions[number].name}): {exc}") from None
         rows.append({"frame": number, **values})
@@ -219,16 +312,38 @@ def evaluate_folders(
             f"no predicted frame of {pred_dir} has ground truth: predictions are frames "
             f"{_span(predictions)}, ground truth frames {_span(truth)}; maps pair by the number at the end of the name"
         )
-    mean = {}
-    for name in COLUMNS[1:]:
-        values = np.array([row[name] for row in rows], dtype=np.float64)
-        mean[name] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
-    return EvaluationResult(
+    result = EvaluationResult(
         rows=rows,
-        mean=mean,
+        mean=_means(rows),
         predictions_without_ground_truth=sorted(set(predictions) - truth),
         ground_truth_without_prediction=sorted(truth - set(predictions)),
     )
+    if scorer is not None:
+        result.baselines = scorer.rows
+        result.baseline_means = {name: _means(r) if r else {} for name, r in scorer.rows.items()}
+        result.baseline_record = {
+            "equator_bias": {"sigma_deg": round(scorer.sigmas["equator_bias"], 4), "fitted": baselines.equator_sigma_deg is None},
+            "centre_bias": {"sigma_deg": round(scorer.sigmas["centre_bias"], 4), "fitted": baselines.centre_sigma_deg is None},
+            "inter_observer": {"sigma_deg": baselines.inter_observer_sigma_deg, "frames": len(scorer.rows["inter_observer"])},
+        }
+    return result
+
+
+def _baseline_scorer(
+    settings: BaselineSettings, evaluated: list[int], gt_maps: dict[int, Path], fixations: dict[int, FrameFixations]
+) -> _Baselines:
+    """The baselines with their widths: given, or fitted on the evaluated frames' fixations (else maps)."""
+    equator, centre = settings.equator_sigma_deg, settings.centre_sigma_deg
+    if equator is None or centre is None:
+        with_fixations = [n for n in evaluated if n in fixations]
+        if with_fixations:
+            angles = [fixations[n].angles(180, 360) for n in with_fixations]
+            fitted = fit_widths(np.concatenate([a[0] for a in angles]), np.concatenate([a[1] for a in angles]))
+        else:
+            fitted = fit_widths_from_maps([read_saliency_map(gt_maps[n]) for n in evaluated if n in gt_maps])
+        equator = fitted[0] if equator is None else equator
+        centre = fitted[1] if centre is None else centre
+    return _Baselines(settings, equator, centre)
 
 
 def _span(numbers) -> str:
@@ -240,20 +355,24 @@ def _span(numbers) -> str:
 
 
 def write_counts(result: EvaluationResult, path: str | Path) -> None:
-    """The frame counts of one video's evaluation as JSON (read by :func:`summarise_videos`)."""
+    """The frame counts of one video's evaluation and the baselines' widths as JSON (read by :func:`summarise_videos`)."""
     counts = {
         "frames_evaluated": len(result.rows),
         "predictions_without_ground_truth": len(result.predictions_without_ground_truth),
         "ground_truth_without_prediction": len(result.ground_truth_without_prediction),
+        "baselines": result.baseline_record,
     }
     write_text(path, json.dumps(counts, indent=2) + "\n")
 
 
-def read_metrics_csv(path: str | Path) -> tuple[list[dict[str, float]], dict[str, float]]:
-    """The per-frame rows and the ``mean`` row of a metrics CSV (empty cells as NaN)."""
+def read_metrics_csv(path: str | Path, model: str = PREDICTION) -> tuple[list[dict[str, float]], dict[str, float]]:
+    """The per-frame rows and the ``mean`` row of one model in a metrics CSV (empty cells as NaN;
+    both empty when the CSV has no rows of that model)."""
     rows, mean = [], {}
     with Path(path).open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
+            if row.get("model", PREDICTION) != model:
+                continue
             values = {name: float(row[name]) if row[name] else math.nan for name in COLUMNS[1:]}
             if row["frame"] == "mean":
                 mean = values
@@ -263,7 +382,7 @@ def read_metrics_csv(path: str | Path) -> tuple[list[dict[str, float]], dict[str
 
 
 SUMMARY_COLUMNS: tuple[str, ...] = (
-    "video", "frames_evaluated", "predictions_without_ground_truth", "ground_truth_without_prediction",
+    "video", "model", "frames_evaluated", "predictions_without_ground_truth", "ground_truth_without_prediction",
 ) + COLUMNS[1:]  # fmt: skip
 
 
@@ -273,24 +392,33 @@ def summarise_videos(
     out_csv: str | Path,
     videos_without_ground_truth: list[str] = (),
 ) -> None:
-    """One row per video (frame counts, mean of each metric), videos without ground truth
-    listed with empty metrics, and a last row ``mean over videos``."""
+    """One row per video and model (the prediction, then each baseline: frame counts, mean of each
+    metric), videos without ground truth listed with empty metrics, and last one row
+    ``mean over videos`` per model."""
     lines = [",".join(SUMMARY_COLUMNS)]
-    means = []
+    means: dict[str, list[dict[str, float]]] = {}
     for video in sorted(metrics_csvs):
-        _, mean = read_metrics_csv(metrics_csvs[video])
         counts = json.loads(Path(counts_jsons[video]).read_text(encoding="utf-8"))
-        means.append(mean)
-        cells = [_csv_cell(video)] + [str(counts[c]) for c in SUMMARY_COLUMNS[1:4]]
-        lines.append(",".join(cells + [_format(mean[name]) for name in COLUMNS[1:]]))
+        for model in MODELS:
+            rows, mean = read_metrics_csv(metrics_csvs[video], model)
+            if not rows:
+                continue
+            means.setdefault(model, []).append(mean)
+            if model == PREDICTION:
+                cells = [str(counts[c]) for c in SUMMARY_COLUMNS[2:5]]
+            else:
+                cells = [str(len(rows)), "", ""]
+            lines.append(",".join([_csv_cell(video), model] + cells + [_format(mean[name]) for name in COLUMNS[1:]]))
     for video in sorted(videos_without_ground_truth):
-        lines.append(",".join([_csv_cell(video), "0", "", ""] + [""] * (len(COLUMNS) - 1)))
-    if means:
+        lines.append(",".join([_csv_cell(video), PREDICTION, "0", "", ""] + [""] * (len(COLUMNS) - 1)))
+    for model in MODELS:
+        if model not in means:
+            continue
         overall = []
         for name in COLUMNS[1:]:
-            values = np.array([m[name] for m in means])
+            values = np.array([m[name] for m in means[model]])
             overall.append(_format(float(np.nanmean(values))) if np.isfinite(values).any() else "")
-        lines.append(",".join(["mean over videos", "", "", ""] + overall))
+        lines.append(",".join(["mean over videos", model, "", "", ""] + overall))
     write_text(out_csv, "\n".join(lines) + "\n")
 
 
@@ -309,7 +437,9 @@ PLOT_TITLES = {
 
 
 def plot_metric_over_time(metric: str, metrics_csvs: dict[str, str | Path], out_png: str | Path) -> None:
-    """One metric over frame number for every video: planar form solid, sphere-aware dashed."""
+    """One metric over frame number for every video: planar form solid, sphere-aware dashed; the
+    baselines (planar form) thin in grey: equator bias dotted, centre bias dash-dotted,
+    inter-observer solid."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -329,6 +459,12 @@ def plot_metric_over_time(metric: str, metrics_csvs: dict[str, str | Path], out_
                 xs, ys = zip(*points)
                 axes.plot(xs, ys, style, color=colour, linewidth=1.2, marker="." if len(points) < 60 else None, label=label)
                 plotted = True
+        for baseline, style, grey in (("equator_bias", ":", "0.55"), ("centre_bias", "-.", "0.55"), ("inter_observer", "-", "0.25")):
+            base_rows, _ = read_metrics_csv(metrics_csvs[video], baseline)
+            points = [(row["frame"], row[metric]) for row in base_rows if math.isfinite(row[metric])]
+            if points:
+                xs, ys = zip(*points)
+                axes.plot(xs, ys, style, color=grey, linewidth=0.8, label=f"{video}: {baseline.replace('_', ' ')}")
     if not plotted:
         axes.text(0.5, 0.5, f"no {metric.upper()} values: this metric needs "
                   f"{'fixations' if metric in metrics.FIXATION_METRICS else 'ground-truth maps'}",

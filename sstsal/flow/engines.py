@@ -27,13 +27,13 @@ import numpy as np
 import torch
 from torchvision.utils import flow_to_image
 
+from sstsal.atomic import atomic_directory, write_png
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
 from sstsal.flow.raft import RaftFlow, check_memory, default_seam_margin, load_raft
-from sstsal.flow.settings import COLOR_ORDERS, FLOW_METHODS, FlowSettings
+from sstsal.flow.settings import FlowSettings
+from sstsal.frame_size import MODEL_SIZE, flow_working_width  # the flow images SST-Sal reads
 from sstsal.media.naming import FrameName, list_frames
-from sstsal.model.size import MODEL_SIZE  # the flow images SST-Sal reads
-from sstsal.pipeline.atomic import atomic_directory, write_png
 
 logger = logging.getLogger(__name__)
 
@@ -48,14 +48,20 @@ RAW_NPZ = "flow.npz"
 
 
 def resolve_method(method: str, device: str | torch.device | None = "auto") -> str:
-    """``auto`` is raft on CUDA and dis otherwise; the others are checked and returned."""
-    if method == "auto":
-        chosen = "raft" if resolve_device(device).type == "cuda" else "dis"
-        logger.info("flow.method auto: %s (%s)", chosen, "CUDA available" if chosen == "raft" else "no CUDA device")
-        return chosen
-    if method not in FLOW_METHODS:
-        raise InputError(f"flow method must be one of {', '.join(FLOW_METHODS)} or auto, not {method!r}")
-    return method
+    """``auto`` is raft on CUDA and dis otherwise (:meth:`FlowSettings.on`); the others are checked
+    (by :class:`FlowSettings`) and returned."""
+    settings = FlowSettings(method=method)
+    if method != "auto":
+        return method
+    return _on_device(settings).method
+
+
+def _on_device(settings: FlowSettings) -> FlowSettings:
+    """``settings`` on their resolved device: a job passes a resolved one (its GPU), the CLI ``auto``."""
+    resolved = settings.on(str(resolve_device(settings.device)))
+    if settings.method == "auto":
+        logger.info("flow.method auto: %s (on %s)", resolved.method, resolved.device)
+    return resolved
 
 
 def flow_uses_gpu(method: str, device: str | None = "auto") -> bool:
@@ -69,16 +75,15 @@ def flow_working_size(frame_width: int, frame_height: int, width: int | None) ->
     """(width, height) of the flow computation for frames of the given size.
 
     ``width`` None means the frames' own width; a larger width than the frames' is capped
-    (upscaling adds no detail). The height keeps the aspect ratio, rounded to a pixel.
+    (:func:`sstsal.frame_size.flow_working_width`). The height keeps the aspect ratio, rounded to a pixel.
     """
-    if width is None or width >= frame_width:
+    working = flow_working_width(width, frame_width)
+    if working == frame_width:
         if width is not None and width > frame_width:
             logger.info("frames are %d px wide: flow at that width, not upscaled to %d", frame_width, width)
         return frame_width, frame_height
-    if width < 16:
-        raise InputError(f"flow width {width} is too small: use at least 16 (RAFT needs 128)")
-    height = max(1, int(round(width * frame_height / frame_width)))
-    return width, height
+    height = max(1, int(round(working * frame_height / frame_width)))
+    return working, height
 
 
 def read_frame_rgb(
@@ -127,8 +132,7 @@ def flow_image(flow: np.ndarray, *, size: tuple[int, int] = MODEL_SIZE, color_or
     ``cv2.imwrite`` of the RGB array gives (red and blue exchanged): which one SST-Sal's
     training images had was never published.
     """
-    if color_order not in COLOR_ORDERS:
-        raise InputError(f"color_order must be one of {', '.join(COLOR_ORDERS)}, not {color_order!r}")
+    FlowSettings(color_order=color_order)  # checks the name
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise InputError(f"flow must be (H, W, 2), got {flow.shape}")
     rgb = flow_to_image(torch.from_numpy(np.ascontiguousarray(flow, dtype=np.float32)).permute(2, 0, 1))
@@ -199,13 +203,12 @@ def flow_pairs(
 ) -> Iterator[np.ndarray]:
     """Flow (H, W, 2) float32 of each consecutive pair of uint8 RGB ``frames`` with ``settings``
     (or :class:`FlowSettings` of the keyword ``options``)."""
-    settings = FlowSettings.from_options(settings, **options)
-    method = resolve_method(settings.method, settings.device)
-    if method != "raft":
-        yield from opencv_flow_pairs(frames, method=method, seam=settings.seam, seam_margin=settings.seam_margin)
+    settings = _on_device(FlowSettings.from_options(settings, **options))
+    if settings.method != "raft":
+        yield from opencv_flow_pairs(frames, method=settings.method, seam=settings.seam, seam_margin=settings.seam_margin)
         return
 
-    torch_device = resolve_device(settings.device)
+    torch_device = torch.device(settings.device)
     engine = RaftFlow.from_settings(load_raft(settings.checkpoint, device=torch_device), settings, device=torch_device)
     yield from engine.pairs(frames, num_frames=num_frames)
 
@@ -287,8 +290,8 @@ def compute_flow_folder(
     if first is None:
         raise InputError(f"cannot read frame {paths[0]}: the file is missing, truncated or not an image")
     size = flow_working_size(first.shape[1], first.shape[0], settings.width)
-    method = resolve_method(settings.method, settings.device)
-    settings = settings.replace(method=method)
+    settings = _on_device(settings)
+    method = settings.method
     logger.info(
         "flow of %d frames of %s with %s at %dx%d (frames are %dx%d)",
         len(targets), frames_dir, method, size[0], size[1], first.shape[1], first.shape[0],

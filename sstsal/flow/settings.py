@@ -7,14 +7,21 @@ import argparse
 import dataclasses
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from sstsal.errors import InputError
-from sstsal.flow.raft.engine import PRECISIONS
-from sstsal.flow.raft.padding import SEAM_MODES
+from sstsal.frame_size import MIN_FLOW_WIDTH
 
+# The choices of each field; the CLI and the config schema's enums take theirs from here.
 FLOW_METHODS = ("raft", "dis", "farneback")
-COLOR_ORDERS = ("rgb", "swapped")
+METHOD_CHOICES = (*FLOW_METHODS, "auto")
+Precision = Literal["fp32", "bf16", "fp16"]
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "fp16")
+# torch's CPU autocast runs bf16 well; fp16 autocast is for CUDA.
+CPU_PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+SeamMode = Literal["pad", "wrap"]
+SEAM_MODES: tuple[str, ...] = ("pad", "wrap")
+COLOR_ORDERS: tuple[str, ...] = ("rgb", "swapped")
 
 
 def _one_of(name: str, value: object, choices: tuple[str, ...] | list[str]) -> None:
@@ -34,8 +41,9 @@ class FlowSettings:
     device: auto, cpu, cuda or cuda:N.
     color_order: rgb (true colours) or swapped.
 
-    What can be checked without the frames or the device is checked here, once; the seam margin
-    against the frame width and mixed precision against the device are checked when those are known.
+    Every field is checked here, once: on construction what needs neither the frames nor the
+    device, in :meth:`on` what needs the device (mixed precision); the seam margin against the
+    frame width is checked when the frames are known.
     """
 
     method: str = "raft"
@@ -56,14 +64,14 @@ class FlowSettings:
             object.__setattr__(self, "device", "auto")
         if self.method != "auto" and self.method not in FLOW_METHODS:
             raise InputError(f"flow method must be one of {', '.join(FLOW_METHODS)} or auto, not {self.method!r}")
-        if self.width is not None and self.width < 16:
-            raise InputError(f"flow width {self.width} is too small: use at least 16 (RAFT needs 128)")
+        if self.width is not None and self.width < MIN_FLOW_WIDTH:
+            raise InputError(f"flow width {self.width} is too small: use at least {MIN_FLOW_WIDTH} (RAFT needs 128)")
         if self.iters < 1:
             raise InputError(f"iters must be at least 1, not {self.iters}")
         _one_of("seam", self.seam, SEAM_MODES)
         if self.seam_margin is not None and self.seam_margin < 0:
             raise InputError(f"seam margin {self.seam_margin} must be between 0 and half the frame width")
-        _one_of("precision", self.precision, list(PRECISIONS))
+        _one_of("precision", self.precision, PRECISIONS)
         if self.batch_size is not None and self.batch_size < 1:
             raise InputError(f"batch size must be at least 1, not {self.batch_size}")
         _one_of("color_order", self.color_order, COLOR_ORDERS)
@@ -88,6 +96,19 @@ class FlowSettings:
         if options:
             raise TypeError(f"give FlowSettings or the options {', '.join(options)}, not both")
         return settings
+
+    def on(self, device: str) -> FlowSettings:
+        """These settings for a resolved ``device`` (cpu, cuda or cuda:N, see
+        :func:`sstsal.devices.resolve_device`): ``device`` set, an ``auto`` method decided (raft on
+        CUDA, dis otherwise) and the precision checked against the device."""
+        device = str(device)
+        if device == "auto":
+            raise ValueError("resolve the device first (sstsal.devices.resolve_device)")
+        cuda = device.startswith("cuda")
+        method = ("raft" if cuda else "dis") if self.method == "auto" else self.method
+        if method == "raft" and not cuda and self.precision not in CPU_PRECISIONS:
+            raise InputError(f"precision {self.precision} is for CUDA; on {device} use {' or '.join(CPU_PRECISIONS)}")
+        return self.replace(device=device, method=method)
 
     def replace(self, **changes: Any) -> FlowSettings:
         """These settings with ``changes`` (validated again)."""

@@ -8,14 +8,16 @@ workflow with ``flow.method: auto`` (DIS on a CPU) finishes in a few minutes on 
 
 from __future__ import annotations
 
-import sys
+import logging
 from pathlib import Path
 
 import ffmpeg
 import numpy as np
 
+from sstsal.atomic import atomic_file
 from sstsal.media.video import VIDEO_SUFFIXES, ffmpeg_exe
-from sstsal.pipeline.atomic import atomic_file
+
+logger = logging.getLogger(__name__)
 
 DEMO_NAME = "sstsal_demo.mp4"
 
@@ -77,15 +79,16 @@ def ensure_demo_data(folder: str | Path) -> bool:
     folder = Path(folder)
     videos = sorted(p.name for p in folder.glob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
     if videos == [DEMO_NAME]:
-        print(f"{folder} holds only the demo clip {DEMO_NAME}: running the demo", file=sys.stderr)
+        logger.info("%s holds only the demo clip %s: running the demo", folder, DEMO_NAME)
         return True
     if videos:
-        print(f"{folder} holds {len(videos)} video(s); not writing the demo clip", file=sys.stderr)
+        logger.info("%s holds %d video(s); not writing the demo clip", folder, len(videos))
         return False
     path = write_demo_clip(folder / DEMO_NAME)
-    print(
-        f"{folder} had no videos: wrote a 5-second synthetic equirectangular demo clip {path} and will run it "
+    logger.info(
+        "%s had no videos: wrote a 5-second synthetic equirectangular demo clip %s and will run it "
         "with flow.method auto (RAFT on a GPU, DIS otherwise); put your own videos there to process them",
-        file=sys.stderr,
+        folder,
+        path,
     )
     return True

@@ -21,11 +21,11 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import atomic_directory, write_text
 from sstsal.errors import InputError
+from sstsal.frame_size import MODEL_SIZE, flow_working_width
 from sstsal.media.naming import frame_name
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.model.size import MODEL_SIZE
-from sstsal.pipeline.atomic import atomic_directory, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +74,7 @@ def sample_indices(info: VideoInfo, sampling: str = "published", target_fps: flo
 
 def extraction_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
     """(width, height) at most ``width`` wide at the source aspect, even, never upscaled."""
-    target = info.width if width is None else min(int(width), info.width)
+    target = flow_working_width(width, info.width)
     return _even(target), _even(target * info.height / info.width)
 
 
@@ -169,9 +169,12 @@ def extract_frames(
         if len(names) < len(indices):
             # The packet count promised more frames than the decoder gave: say so, keep going.
             logger.warning(
-                "%s: %d of %d sampled frames could not be decoded (the end of the file is damaged); "
-                "using the frames before that", video.name, len(indices) - len(names), len(indices),
-            )  # fmt: skip
+                "warning: %s: %d of %d sampled frames could not be decoded (the end of the file is damaged); "
+                "using the frames before that",
+                video.name,
+                len(indices) - len(names),
+                len(indices),
+            )
     if manifest is not None:
         record = {
             "video": name,

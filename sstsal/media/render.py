@@ -10,6 +10,7 @@ copied (re-encoded to AAC only when the MP4 container cannot hold it as is).
 from __future__ import annotations
 
 import bisect
+import logging
 import subprocess
 import sys
 from collections.abc import Callable
@@ -20,10 +21,12 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import atomic_file
 from sstsal.errors import InputError, SstsalError
+from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.pipeline.atomic import atomic_file
-from sstsal.pipeline.saliency_stack import load_stack
+
+logger = logging.getLogger(__name__)
 
 # Bump when a change alters the overlay video (triggers reruns through workflow params).
 OUTPUT_VERSION = 1
@@ -88,7 +91,7 @@ def mux_audio(video_only: Path, source: Path, out: Path) -> None:
         proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
         if proc.returncode == 0:
             return
-        print(f"audio {audio_codec} failed: {proc.stderr.strip()[-500:]}", file=sys.stderr)
+        logger.warning("audio %s failed: %s", audio_codec, proc.stderr.strip()[-500:])
     raise SstsalError(f"could not add the audio of {source} to the overlay video (see the log above)")
 
 

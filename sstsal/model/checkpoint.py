@@ -20,9 +20,9 @@ from typing import Any
 
 import torch
 
+from sstsal.atomic import atomic_file
 from sstsal.errors import CheckpointError
 from sstsal.model.network import SSTSal
-from sstsal.pipeline.atomic import atomic_file
 
 # Classes of the published model and the torch.nn modules it contains: replaced by inert
 # stand-ins, because we only want their tensors.

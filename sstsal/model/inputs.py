@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from sstsal.errors import InputError
-from sstsal.model.size import MODEL_HEIGHT, MODEL_WIDTH
+from sstsal.frame_size import MODEL_HEIGHT, MODEL_WIDTH
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

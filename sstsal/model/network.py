@@ -17,7 +17,7 @@ import threading
 import torch
 from torch import nn
 
-from sstsal.model.size import MODEL_HEIGHT, MODEL_WIDTH  # noqa: F401  (re-exported)
+from sstsal.frame_size import MODEL_HEIGHT, MODEL_WIDTH  # noqa: F401  (re-exported)
 from sstsal.model.spherical_ops import release_sampling_scratch, spherical_conv, spherical_max_pool
 
 _gates_scratch = threading.local()

@@ -29,13 +29,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from sstsal.atomic import atomic_directory, check_replaceable
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
 from sstsal.media.naming import FrameName, list_frames, match_flow
+from sstsal.media.saliency_stack import save_stack
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
 from sstsal.model.settings import InferenceSettings
-from sstsal.pipeline.atomic import atomic_directory, check_replaceable
 
 # Bump when a change alters the maps: the workflow reruns inference when it changes.
 OUTPUT_VERSION = 1
@@ -256,7 +257,7 @@ class SaliencyPredictor:
         frame_range: tuple[int, int] | None = None,
     ) -> dict[str, np.ndarray]:
         """Predict checked ``inputs`` into ``out_dir`` (appears only when complete); the raw maps."""
-        from sstsal.pipeline.atomic import write_png
+        from sstsal.atomic import write_png
 
         frames = inputs.frames
         warning = temporal_context_warning(len(frames))
@@ -295,3 +296,36 @@ def predict_folder(
     inputs = folder_inputs(frames_dir, out_dir, flow_dir, uses_flow=settings.uses_flow)
     predictor = SaliencyPredictor.from_settings(settings)
     return predictor.write_folder(inputs, out_dir, save_raw=save_raw, progress=progress, frame_range=frame_range)
+
+
+def predict_video(
+    frames_dir: str | os.PathLike,
+    maps_dir: str | os.PathLike,
+    stack_path: str | os.PathLike,
+    settings: InferenceSettings | None = None,
+    *,
+    flow_dir: str | os.PathLike | None = None,
+    threads: int | None = None,
+    predictor: SaliencyPredictor | None = None,
+    **options: Any,
+) -> int:
+    """Run :func:`predict_folder` into ``maps_dir`` (PNG per frame, folder
+    appears only when complete) and save the float16 stack at ``stack_path``. Returns the
+    number of frames.
+
+    The model is ``predictor``'s (loaded once for several videos), or loaded from ``settings``
+    (or its fields as keyword ``options``: checkpoint, no_flow, device, batch_size).
+    """
+    if threads:
+        torch.set_num_threads(threads)
+    if predictor is not None and (settings is not None or options):
+        raise TypeError("give a predictor or inference settings, not both")
+    maps_dir = Path(maps_dir)
+    with atomic_directory(maps_dir) as tmp:
+        if predictor is not None:
+            maps = predictor.predict_folder(frames_dir, tmp, flow_dir=flow_dir, progress=True)
+        else:
+            maps = predict_folder(frames_dir, tmp, settings, flow_dir=flow_dir, progress=True, **options)
+        save_stack(stack_path, maps)
+    logger.info("%d saliency maps in %s, stack %s", len(maps), maps_dir, stack_path)
+    return len(maps)

@@ -61,6 +61,10 @@ class InferenceSettings:
         names = [field.name for field in dataclasses.fields(cls)]
         return cls(**{name: getattr(params, name) for name in names if hasattr(params, name)})
 
+    def replace(self, **changes: Any) -> InferenceSettings:
+        """These settings with ``changes`` (validated again)."""
+        return dataclasses.replace(self, **changes)
+
     @classmethod
     def from_options(cls, settings: InferenceSettings | None = None, **options: Any) -> InferenceSettings:
         """``settings``, or settings made of keyword ``options`` (the functions' earlier keyword API)."""

@@ -18,9 +18,9 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from sstsal.atomic import atomic_file
 from sstsal.errors import CheckpointError
 from sstsal.hashing import sha256_of
-from sstsal.pipeline.atomic import atomic_file
 
 # Upstream commit dc6a4ba of github.com/edurnebernal/SST-Sal (the repository has no licence
 # file, so the weights are fetched at run time, never shipped).

@@ -14,10 +14,10 @@ each window up on the frames before it. The gather steps only move files and re-
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
-import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,9 +25,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from sstsal.atomic import atomic_directory, remove_stale_temporaries, write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import list_frames
-from sstsal.pipeline.atomic import atomic_directory, remove_stale_temporaries, write_text
+
+logger = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # these import torch: only when a chunk job runs
     from sstsal.flow.settings import FlowSettings
@@ -78,7 +80,7 @@ def write_plan(frames_dir: str | os.PathLike, plan_path: str | os.PathLike, chun
     labels = [chunk_label(r) for r in plan_chunks(len(frames), chunk_frames)]
     plan = {"frames": len(frames), "chunk_frames": chunk_frames, "chunks": labels}
     write_text(plan_path, json.dumps(plan, indent=1) + "\n")
-    print(f"{len(frames)} frames in {frames_dir}: {len(labels)} chunk(s) of at most {chunk_frames}", file=sys.stderr)
+    logger.info("%d frames in %s: %d chunk(s) of at most %d", len(frames), frames_dir, len(labels), chunk_frames)
     return labels
 
 
@@ -186,7 +188,7 @@ def gather_flow(
             with atomic_directory(raw_dir) as raw_tmp:
                 for path in _chunk_files(chunk_dirs, FLOW_RAW, skip=set()):
                     _link_or_copy(path, raw_tmp / path.name)
-    print(f"gathered {len(images)} flow images of {len(chunk_dirs)} chunk(s) into {flow_dir}", file=sys.stderr)
+    logger.info("gathered %d flow images of %d chunk(s) into %s", len(images), len(chunk_dirs), flow_dir)
     return len(images)
 
 
@@ -231,9 +233,9 @@ def gather_saliency(
     frames_dir: str | os.PathLike,
 ) -> int:
     """Put the chunks' saliency PNGs into ``maps_dir`` and their raw maps into the float16 stack
-    ``stack_path``, exactly as :func:`sstsal.pipeline.saliency_stack.predict_video` writes them for a
+    ``stack_path``, exactly as :func:`sstsal.model.predictor.predict_video` writes them for a
     whole video. Returns the number of frames."""
-    from sstsal.pipeline.saliency_stack import save_stack
+    from sstsal.media.saliency_stack import save_stack
 
     pngs = _chunk_files(chunk_dirs, None, skip={RAW_MAPS})
     _check_coverage([p.name for p in pngs], frames_dir, "saliency")
@@ -246,5 +248,5 @@ def gather_saliency(
             _link_or_copy(path, tmp / path.name)
         # inside the folder's context, as predict_video does: no maps folder without its stack
         save_stack(stack_path, maps)
-    print(f"gathered {len(pngs)} saliency maps of {len(chunk_dirs)} chunk(s) into {maps_dir}", file=sys.stderr)
+    logger.info("gathered %d saliency maps of %d chunk(s) into %s", len(pngs), len(chunk_dirs), maps_dir)
     return len(pngs)

@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sstsal.atomic import remove_stale_temporaries
 from sstsal.errors import SstsalError
 from sstsal.logs import configure_logging
-from sstsal.pipeline.atomic import remove_stale_temporaries
 from sstsal.pipeline.gpus import job_gpu
 from sstsal.pipeline.provenance import StageRecord, recording
 
@@ -70,10 +70,15 @@ def job_log(
         package_logger = logging.getLogger("sstsal")
         warnings = _WarningsToRecord()
         try:
-            with job_gpu(gpu, device, dict(gpus or {}), label=str(log_path)), recording(record, rule, params or {}) as stage:
+            with (
+                job_gpu(gpu, device, dict(gpus or {}), label=str(log_path)) as claim,
+                recording(record, rule, params or {}, device=device) as stage,
+            ):
                 stage.console = console
                 warnings.stage = stage
                 package_logger.addHandler(warnings)
+                if claim is not None:
+                    stage.facts["gpu_pool"] = {"slot": claim.slot, "visible_id": claim.visible_id, "gpus": claim.count}
                 yield stage
         except SstsalError as exc:
             print(f"error: {exc}", file=log)
@@ -127,6 +132,48 @@ def flow_settings(params) -> FlowSettings:
     from sstsal.flow.settings import FlowSettings
 
     return FlowSettings.from_params(params)
+
+
+def flow_job_settings(stage: StageRecord, params) -> FlowSettings:
+    """The flow job's settings as it runs them, recorded in its provenance record.
+
+    RAFT runs on the job's device (resolved once, after the GPU claim) with the weights file
+    resolved here once, so the engine loads exactly what the record names; DIS and Farneback
+    run on the CPU (OpenCV).
+    """
+    import cv2
+
+    settings = flow_settings(params)
+    uses_torch = settings.method in ("raft", "auto")
+    settings = settings.on(str(stage.device) if uses_torch else "cpu")
+    if settings.method == "raft":
+        from sstsal.flow.raft import resolve_checkpoint
+        from sstsal.pipeline.provenance import file_facts
+
+        source = resolve_checkpoint(settings.checkpoint)
+        weights: dict[str, Any] = {"kind": source.kind, "description": source.description, "path": None}
+        if source.path is not None and source.path.is_file():
+            weights.update(file_facts(source.path))
+            if source.kind != "torchvision":  # torchvision's file: loaded (or downloaded) by its own name
+                settings = settings.replace(checkpoint=str(source.path))
+        stage.facts.update(engine="torchvision raft_large", weights=weights)
+        stage.ran_on(stage.device)
+    else:
+        engine = {"dis": "OpenCV DISOpticalFlow, medium preset", "farneback": "OpenCV Farneback"}[settings.method]
+        stage.facts.update(engine=f"{engine} (OpenCV {cv2.__version__})", weights=None, device="cpu")
+    return stage.used(settings)
+
+
+def inference_job_settings(stage: StageRecord, params) -> InferenceSettings:
+    """The inference job's settings as it runs them (the job's device, resolved once after the GPU
+    claim; the checkpoint file resolved once), recorded in its provenance record."""
+    from sstsal.pipeline.provenance import file_facts
+
+    settings = inference_settings(params)
+    settings = settings.replace(device=str(stage.device), checkpoint=str(settings.checkpoint_file()))
+    stage.facts.update(checkpoint=file_facts(settings.checkpoint), with_flow=settings.uses_flow)
+    stage.ran_on(stage.device)
+    return stage.used(settings)
 
 
 def flow_options(params) -> dict:

@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from sstsal.atomic import write_text
 from sstsal.errors import InputError
-from sstsal.pipeline.atomic import write_text
 
 RESULTS = "results"  # the workflow's results folder, relative to its working directory
 FAILURE_NAME = "failed.json"

@@ -1,16 +1,22 @@
 """Provenance of a video's results: what made them, with which weights and settings, and when.
 
 Each stage job of the workflow writes a small record next to its outputs
-(``results/<video>/provenance/<rule>.json``: start and end time, host, the stage's settings,
-the software versions, and facts only the job knows, such as the RAFT weights or the GPU it
-used). A stage's record is rewritten only when that stage reruns, so the records keep the
-"only changed stages rerun" property; the ``provenance`` rule gathers them into
+(``results/<video>/provenance/<rule>.json``: start and end time, host, the rule's params, the
+software versions, and ``facts`` only the job knows). The facts are taken from the objects the
+job used, never derived again afterwards: the settings object the stage ran with
+(:meth:`StageRecord.used`: the flow's precision, the checkpoint file, ...), the device it
+resolved after claiming its GPU (:meth:`StageRecord.ran_on`), the weights it loaded with their
+sha256. A job adds any other fact with ``stage.facts[key] = value`` (JSON-ready values).
+
+A stage's record is rewritten only when that stage reruns, so the records keep the "only changed
+stages rerun" property; the ``provenance`` rule gathers them, and nothing else, into
 ``results/<video>/provenance.json``, the file a paper's methods section is written from.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime
 import json
 import os
@@ -26,8 +32,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from sstsal.atomic import write_text
 from sstsal.hashing import sha256_of
-from sstsal.pipeline.atomic import write_text
 
 # The Python distributions whose versions go into every record.
 _DISTRIBUTIONS = {
@@ -90,16 +96,15 @@ def software_versions() -> dict[str, Any]:
     return versions
 
 
-def device_facts(device: str | None) -> dict[str, Any]:
-    """The torch device ``device`` resolves to here, with the GPU's name (or the CPU's)."""
+def device_facts(device: Any) -> dict[str, Any]:
+    """Facts of a resolved torch ``device`` (see :func:`sstsal.devices.resolve_device`): the GPU's
+    name and CUDA version, or the CPU and torch's threads. Nothing is resolved here."""
     import torch
 
-    from sstsal.devices import resolve_device
-
-    resolved = resolve_device(device)
-    facts: dict[str, Any] = {"device": str(resolved)}
-    if resolved.type == "cuda":
-        index = resolved.index if resolved.index is not None else torch.cuda.current_device()
+    device = torch.device(device)
+    facts: dict[str, Any] = {"device": str(device)}
+    if device.type == "cuda":
+        index = device.index if device.index is not None else torch.cuda.current_device()
         facts["gpu"] = torch.cuda.get_device_name(index)
         facts["cuda"] = torch.version.cuda
     else:
@@ -108,32 +113,14 @@ def device_facts(device: str | None) -> dict[str, Any]:
     return facts
 
 
-def flow_facts(params: Mapping[str, Any]) -> dict[str, Any]:
-    """Engine, weights (with sha256), precision and device of the workflow's flow job."""
-    import cv2
-
-    method = params["method"]
-    if method == "raft":
-        from sstsal.flow.raft import resolve_checkpoint
-
-        source = resolve_checkpoint(params.get("checkpoint") or "auto")
-        weights = {"kind": source.kind, "description": source.description, "path": str(source.path)}
-        if source.path is not None and source.path.is_file():
-            weights["sha256"] = sha256_of(source.path)
-        return {"method": method, "engine": "torchvision raft_large", "weights": weights, "precision": "fp32",
-                **device_facts(params.get("device"))}  # fmt: skip
-    engine = {"dis": "OpenCV DISOpticalFlow, medium preset", "farneback": "OpenCV Farneback"}[method]
-    return {"method": method, "engine": f"{engine} (OpenCV {cv2.__version__})", "weights": None, "device": "cpu"}
+def file_facts(path: str | os.PathLike) -> dict[str, Any]:
+    """A file a stage loaded: its path and sha256."""
+    return {"path": str(path), "sha256": sha256_of(path)}
 
 
-def inference_facts(params: Mapping[str, Any]) -> dict[str, Any]:
-    """The SST-Sal checkpoint (with sha256) and device of the workflow's inference job."""
-    from sstsal.model.weights import checkpoint_path
-
-    no_flow = bool(params.get("no_flow"))
-    checkpoint = params.get("checkpoint") or checkpoint_path("SST_Sal_wo_OF.pth" if no_flow else "SST_Sal.pth")
-    return {"checkpoint": {"path": str(checkpoint), "sha256": sha256_of(checkpoint)}, "with_flow": not no_flow,
-            **device_facts(params.get("device"))}  # fmt: skip
+def settings_facts(settings: Any) -> dict[str, Any]:
+    """A settings dataclass (FlowSettings, InferenceSettings, ...) as the fields it ran with."""
+    return {"kind": type(settings).__name__, **_plain(dataclasses.asdict(settings))}
 
 
 def chunk_facts(records: Iterable[str | os.PathLike]) -> dict[str, Any]:
@@ -145,7 +132,7 @@ def chunk_facts(records: Iterable[str | os.PathLike]) -> dict[str, Any]:
     facts = dict(chunks[0]["facts"]) if chunks else {}
     facts["chunks"] = [
         {"chunk": Path(path).stem, **{k: c[k] for k in ("started", "finished", "seconds", "host")},
-         "device": c["facts"].get("device"), "gpu": c["facts"].get("gpu")}
+         "device": c["facts"].get("device"), "gpu": c["facts"].get("gpu"), "warnings": c.get("warnings", [])}
         for path, c in zip(sorted(records, key=str), chunks)
     ]  # fmt: skip
     return facts
@@ -153,7 +140,11 @@ def chunk_facts(records: Iterable[str | os.PathLike]) -> dict[str, Any]:
 
 @dataclass
 class StageRecord:
-    """What one job did; ``facts`` are filled in by the job while it runs."""
+    """What one job did; ``facts`` are filled in by the job while it runs.
+
+    requested_device: the job's device setting (auto, cpu, cuda, cuda:N); :attr:`device` is what
+    it resolves to, once per job, after the job has claimed its GPU.
+    """
 
     rule: str
     params: dict[str, Any]
@@ -162,6 +153,32 @@ class StageRecord:
     started: str = field(default_factory=_now)
     _start: float = field(default_factory=time.monotonic)
     console: Any = None  # where a warning is also shown (the terminal, while stderr is the job's log)
+    requested_device: str = "cpu"
+    _device: Any = None
+
+    @property
+    def device(self) -> Any:
+        """The job's torch device, resolved from :attr:`requested_device` on first use (and then
+        kept): ``cuda`` becomes ``cuda:N``, the GPU the job holds."""
+        if self._device is None:
+            import torch
+
+            from sstsal.devices import resolve_device
+
+            device = resolve_device(self.requested_device)
+            if device.type == "cuda" and device.index is None:
+                device = torch.device("cuda", torch.cuda.current_device())
+            self._device = device
+        return self._device
+
+    def used(self, settings: Any) -> Any:
+        """Record the settings object the stage runs with (under ``facts["settings"]``); returns it."""
+        self.facts["settings"] = settings_facts(settings)
+        return settings
+
+    def ran_on(self, device: Any) -> None:
+        """Record the device the stage computed on (its name, the GPU's or the CPU's)."""
+        self.facts.update(device_facts(device))
 
     def warn(self, message: str, *, logged: bool = False) -> None:
         """Record a warning, write it to the job's log (unless ``logged`` already) and show it on
@@ -200,9 +217,11 @@ def _plain(value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def recording(path: str | os.PathLike | None, rule: str, params: Mapping[str, Any]) -> Iterator[StageRecord]:
+def recording(
+    path: str | os.PathLike | None, rule: str, params: Mapping[str, Any], *, device: str = "cpu"
+) -> Iterator[StageRecord]:
     """Yield the job's record; write it to ``path`` (atomically) when the job succeeds."""
-    record = StageRecord(rule, dict(params))
+    record = StageRecord(rule, dict(params), requested_device=str(device))
     yield record
     if path is not None:
         write_text(path, json.dumps(record.finish(), indent=2) + "\n")
@@ -226,6 +245,13 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         checkpoints.append({"role": "RAFT", "path": flow["weights"]["path"], "sha256": flow["weights"]["sha256"]})
     if model.get("checkpoint"):
         checkpoints.append({"role": "SST-Sal", **model["checkpoint"]})
+    if flow is not None:
+        # method and precision as the flow ran (its settings object), the rest as recorded
+        used = flow.get("settings", {})
+        flow = {"method": used.get("method"), "precision": used.get("precision") if used.get("method") == "raft" else None,
+                **flow}  # fmt: skip
+    warnings = [f"{r['rule']}: {w}" for r in order for w in r.get("warnings", [])]
+    warnings += [f"{r['rule']} {c['chunk']}: {w}" for r in order for c in r["facts"].get("chunks", []) for w in c.get("warnings", [])]
     return {
         "video": video,
         "source": source,
@@ -237,7 +263,7 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         "director": next((r["facts"] for r in order if r["rule"] == "director_path"), None),
         "stages": {r["rule"]: {k: r[k] for k in ("started", "finished", "seconds", "host")} for r in order},
         "settings": {r["rule"]: r["params"] for r in order},
-        "warnings": [f"{r['rule']}: {w}" for r in order for w in r.get("warnings", [])],
+        "warnings": warnings,
         "config": _plain(config),
     }
 

@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import math
 
+from sstsal.frame_size import flow_working_width
+
 # flow.width's default: the flow stages' base requests in the rules are for frames this wide.
 REFERENCE_WIDTH = 2048
-
-
-def flow_working_width(width: int | None, source_width: int | None) -> int | None:
-    """The flow's working width: ``width`` (flow.width) capped by the source's width, the
-    source's width for ``width`` None; None when neither is known (null width, not probed yet)."""
-    if source_width is None:
-        return width
-    return source_width if width is None else min(width, source_width)
 
 
 def flow_size_factor(width: int | None, source_width: int | None) -> float:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from PIL import Image
 
+from sstsal.atomic import write_text
 from sstsal.errors import InputError
 from sstsal.media.naming import FRAME_NAME, FrameName, parse_frame_name
-from sstsal.pipeline.atomic import write_text
 
 # Bump when a change alters validation.json (triggers reruns through workflow params).
 OUTPUT_VERSION = 1

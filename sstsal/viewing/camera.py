@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from sstsal.atomic import atomic_file
 from sstsal.errors import InputError
-from sstsal.pipeline.atomic import atomic_file
 
 # Bump when a change alters the camera path (triggers reruns through workflow params).
 OUTPUT_VERSION = 1

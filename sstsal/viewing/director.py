@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 from pathlib import Path
 
 import cv2
@@ -18,9 +17,11 @@ import numpy as np
 
 from sstsal.errors import InputError
 from sstsal.media.render import transcode_frames
+from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import VideoInfo, probe_video
-from sstsal.pipeline.saliency_stack import load_stack
 from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, camera_path, measure_path
+
+logger = logging.getLogger(__name__)
 
 # Bump when a change alters director.mp4 (triggers reruns through workflow params).
 OUTPUT_VERSION = 2
@@ -79,7 +80,7 @@ def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
     try:
         maps, names = load_stack(stack)
     except (OSError, ValueError, KeyError) as exc:
-        raise InputError(f"cannot read saliency stack {stack} ({exc}): it should be the workflow's saliency.npz") from None
+        raise InputError(f"cannot read saliency stack {stack} ({exc}): it should be the workflow's saliency.npz or sstsal predict --save-raw's raw.npz") from None
     if len(names) == 0:
         raise InputError(f"{stack} holds no saliency maps")
     frames = sample_frames_of(names)
@@ -150,10 +151,10 @@ def render_director(
 def write_director_path(
     stack: str | Path, info: VideoInfo, out_csv: str | Path, settings: DirectorSettings = DirectorSettings()
 ) -> PathMeasures:
-    """``director.csv`` of a video; prints and returns the path's measures."""
+    """``director.csv`` of a video; logs and returns the path's measures."""
     path, measures = director_path(stack, info, settings)
     path.write_csv(out_csv)
-    print(f"{Path(info.path).name}: {measures.describe()}", file=sys.stderr)
+    logger.info("%s: %s", Path(info.path).name, measures.describe())
     return measures
 
 

@@ -30,13 +30,13 @@ import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
+from sstsal.atomic import write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.render import colormap_lut
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
-from sstsal.pipeline.atomic import write_text
-from sstsal.pipeline.summary import salient_direction
 from sstsal.viewing.camera import CameraPath, normalised_maps
 from sstsal.viewing.director import read_maps
+from sstsal.viewing.summary import salient_direction
 
 logger = logging.getLogger(__name__)
 
@@ -207,7 +207,7 @@ def make_viewer(
     video_bytes = _encode(video, stack, settings, info, progress)
     write_text(out_html, render_page(video.stem, video_bytes, data))
     size = out_html.stat().st_size
-    logger.info("%s: %.2f MB (its video %.2f MB, %dx%d, crf %d)", out_html, size / 1e6, len(video_bytes) / 1e6,
+    logger.info("%s: %.2f MB (its video %.2f MB, %dx%d, crf %s)", out_html, size / 1e6, len(video_bytes) / 1e6,
                 settings.width, settings.width, settings.crf)  # fmt: skip
     if report_html is not None:
         make_report_viewer(video, stack, director_csv, report_html, settings=settings, info=info, progress=progress)

@@ -5,6 +5,7 @@
 
 
 include: "evaluate_common.smk"
+include: "groundtruth.smk"  # gaze.format set: ground truth built from raw gaze first
 
 
 rule evaluate:
@@ -25,6 +26,8 @@ rule evaluate:
         runtime=per_attempt(60),
     params:
         version=stage_version("evaluation"),
+        # the inter-observer baseline draws its maps as the ground truth's
+        observer_sigma=config["gaze"]["sigma_deg"],
     script:
         "../scripts/evaluate.py"
 
@@ -95,7 +98,7 @@ rule train:
             if USE_FLOW
             else None
         ),
-        gt=lambda wildcards: f"{GROUND_TRUTH}/{{video}}",
+        gt=lambda wildcards: f"{TRUTH_ROOT}/{{video}}",
         device=DEVICE,
     script:
         "../scripts/train.py"

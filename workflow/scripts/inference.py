@@ -1,21 +1,20 @@
-"""SST-Sal inference on one video: sstsal.model.predictor.predict_folder, plus the float16 map stack."""
+"""SST-Sal inference on one video: sstsal.model.predictor.predict_video (the maps and their float16 stack)."""
 
-from sstsal.pipeline.job import inference_settings, stage_job
+from sstsal.pipeline.job import inference_job_settings, stage_job
 
 with stage_job(snakemake, threads=True) as stage:
-    from sstsal.model.predictor import temporal_context_warning
-    from sstsal.pipeline.provenance import inference_facts
-    from sstsal.pipeline.saliency_stack import predict_video
+    from sstsal.model.predictor import SaliencyPredictor, predict_video, temporal_context_warning
 
-    params = snakemake.params
+    predictor = SaliencyPredictor.from_settings(inference_job_settings(stage, snakemake.params))
+    stage.facts["batch_size"] = predictor.batch_size
     frames = predict_video(
         snakemake.input.frames,
         snakemake.output.maps,
         snakemake.output.stack,
-        inference_settings(snakemake.params),
         flow_dir=snakemake.input.get("flow") or None,
         threads=snakemake.threads,
+        predictor=predictor,
     )
-    stage.facts.update(inference_facts(params), frames=frames)
+    stage.facts["frames"] = frames
     if warning := temporal_context_warning(frames):
         stage.warn(warning)

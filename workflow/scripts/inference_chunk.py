@@ -1,18 +1,18 @@
 """Saliency maps of one chunk of a video: sstsal.pipeline.chunks.predict_chunk (params as inference.py)."""
 
-from sstsal.pipeline.job import inference_settings, stage_job
+from sstsal.pipeline.job import inference_job_settings, stage_job
 
 with stage_job(snakemake, threads=True) as stage:
+    from sstsal.model.predictor import SaliencyPredictor
     from sstsal.pipeline.chunks import parse_chunk_label, predict_chunk
-    from sstsal.pipeline.provenance import inference_facts
 
-    params = snakemake.params
+    predictor = SaliencyPredictor.from_settings(inference_job_settings(stage, snakemake.params))
+    stage.facts["batch_size"] = predictor.batch_size
     predict_chunk(
         snakemake.input.frames,
         snakemake.output.chunk,
-        inference_settings(snakemake.params),
         frame_range=parse_chunk_label(snakemake.wildcards.chunk),
         flow_dir=snakemake.input.get("flow") or None,
         threads=snakemake.threads,
+        predictor=predictor,
     )
-    stage.facts.update(inference_facts(params))

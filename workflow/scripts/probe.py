@@ -5,8 +5,8 @@ from sstsal.pipeline.job import stage_job
 with stage_job(snakemake) as stage:
     import sys
 
+    from sstsal.atomic import write_text
     from sstsal.media.video import probe_video
-    from sstsal.pipeline.atomic import write_text
 
     info = probe_video(snakemake.input[0])
     if info.aspect_warning:

@@ -1,9 +1,9 @@
-"""Contact sheet and salient directions of one video: sstsal.pipeline.summary."""
+"""Contact sheet and salient directions of one video: sstsal.viewing.summary."""
 
 from sstsal.pipeline.job import stage_job
 
 with stage_job(snakemake) as stage:
-    from sstsal.pipeline.summary import write_summary
+    from sstsal.viewing.summary import write_summary
 
     params = snakemake.params
     write_summary(

@@ -5,7 +5,9 @@ from sstsal.pipeline.job import gpu_settings, job_log
 with job_log(snakemake.log[0], threads=snakemake.threads, **gpu_settings(snakemake)):
     from pathlib import Path
 
-    from sstsal.training.loop import DataLayout, TrainConfig, resume_or_start
+    from sstsal.training.config import TrainConfig
+    from sstsal.training.data import DataLayout
+    from sstsal.training.loop import resume_or_start
 
     params = snakemake.params
     config = TrainConfig(**params.settings, use_flow=params.use_flow)

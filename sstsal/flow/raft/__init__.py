@@ -7,9 +7,9 @@ SST-Sal was trained on flow images computed with the published RAFT code and its
 """
 
 from sstsal.flow.raft.correlation import SharedCorrBlock
-from sstsal.flow.raft.engine import PRECISIONS, FlowPlan, Precision, RaftFlow, check_memory, frames_to_tensor
+from sstsal.flow.raft.engine import AUTOCAST_DTYPES, FlowPlan, RaftFlow, check_memory, frames_to_tensor
 from sstsal.flow.raft.network import VideoRAFT, convex_upsample, coords_grid
-from sstsal.flow.raft.padding import SEAM_MODES, EquirectPadding, SeamMode, default_seam_margin, equirect_padding
+from sstsal.flow.raft.padding import EquirectPadding, default_seam_margin, equirect_padding
 from sstsal.flow.raft.planning import (
     MemoryPlan,
     available_memory,
@@ -36,8 +36,10 @@ from sstsal.flow.raft.weights import (
     resolve_checkpoint,
     torchvision_weights_path,
 )
+from sstsal.flow.settings import PRECISIONS, SEAM_MODES, Precision, SeamMode  # the settings' choices
 
 __all__ = [
+    "AUTOCAST_DTYPES",
     "CHECKPOINT_CHOICES",
     "PRECISIONS",
     "PUBLISHED_CHECKPOINT_NAME",

@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 import torch
@@ -18,7 +18,7 @@ from torchvision.models.optical_flow import RAFT
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError, SstsalError
 from sstsal.flow.raft.network import VideoRAFT
-from sstsal.flow.raft.padding import SEAM_MODES, EquirectPadding, SeamMode, equirect_padding
+from sstsal.flow.raft.padding import EquirectPadding, equirect_padding
 from sstsal.flow.raft.planning import (
     MemoryPlan,
     available_memory,
@@ -26,14 +26,12 @@ from sstsal.flow.raft.planning import (
     estimate_cpu_seconds_per_pair,
     plan_memory,
 )
-
-if TYPE_CHECKING:  # settings.py imports this module's PRECISIONS
-    from sstsal.flow.settings import FlowSettings
+from sstsal.flow.settings import FlowSettings, Precision, SeamMode
 
 logger = logging.getLogger(__name__)
 
-Precision = Literal["fp32", "bf16", "fp16"]
-PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+# The autocast dtype of each mixed precision (the settings hold the names, torch the dtypes).
+AUTOCAST_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,16 +119,10 @@ class RaftFlow:
         encode_batch: int = 4,
     ) -> None:
         self.device = torch.device(device)
-        if iters < 1:
-            raise InputError(f"iters must be at least 1, not {iters}")
-        if precision not in PRECISIONS:
-            raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-        if precision != "fp32" and self.device.type != "cuda":
-            raise InputError(f"precision {precision} is for CUDA; on {self.device.type} use fp32")
-        if batch_size is not None and batch_size < 1:
-            raise InputError(f"batch size must be at least 1, not {batch_size}")
-        if seam not in SEAM_MODES:
-            raise InputError(f"seam must be one of {', '.join(SEAM_MODES)}, not {seam!r}")
+        # the settings object is where these are checked (mixed precision against the device too)
+        FlowSettings(
+            method="raft", iters=iters, precision=precision, seam=seam, seam_margin=seam_margin, batch_size=batch_size
+        ).on(self.device.type)
         # the same modules as ``model``, with the shared-encoding steps as methods (see network.py)
         self.model = VideoRAFT.from_raft(model).eval().to(self.device)
         self.iters = iters
@@ -230,7 +222,7 @@ class RaftFlow:
 
     @property
     def _amp_dtype(self) -> torch.dtype | None:
-        return None if self.precision == "fp32" else PRECISIONS[self.precision]
+        return AUTOCAST_DTYPES.get(self.precision)
 
     def _prepare_images(self, frames: list[np.ndarray], padding: EquirectPadding) -> Tensor:
         images = frames_to_tensor(frames).to(self.device, non_blocking=True)

@@ -11,9 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from sstsal.errors import InputError
-
-SeamMode = Literal["pad", "wrap"]
-SEAM_MODES = ("pad", "wrap")
+from sstsal.flow.settings import SEAM_MODES, SeamMode
 
 
 @dataclass(frozen=True)

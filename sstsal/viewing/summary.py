@@ -14,11 +14,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sstsal.atomic import atomic_file, write_png
 from sstsal.errors import InputError
 from sstsal.media.render import blend, colormap_lut, heatmap, normalise_map
+from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import VideoInfo
-from sstsal.pipeline.atomic import atomic_file, write_png
-from sstsal.pipeline.saliency_stack import load_stack
 
 # Bump when a change alters the summary files (triggers reruns through workflow params).
 OUTPUT_VERSION = 1

@@ -1,0 +1,124 @@
+"""``sstsal groundtruth``: gaze recordings of one video -> fixations and saliency maps per sampled frame."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1024x512, got {text!r}") from None
+    return width, height
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from sstsal.gaze.maps import ALIGNMENTS
+    from sstsal.gaze.readers import EYES, FORMATS
+
+    parser = subparsers.add_parser(
+        "groundtruth",
+        help="turn eye-tracking recordings of a video into ground-truth fixations and saliency maps",
+        description=(
+            "Read the gaze recordings of one video (several observers), identify fixations on the sphere (I-VT), "
+            "and write for every sampled frame a saliency map (Gaussians of angular distance, 16-bit PNG) to "
+            "OUT/<name>/, the fixations to OUT/<name>.csv and a record to OUT/<name>.json: the layout "
+            "`sstsal evaluate`, `sstsal train` and the workflow's ground_truth read."
+        ),
+    )
+    parser.add_argument("gaze", nargs="+", type=Path, help="gaze files or folders (one file per observer, or one file with an observer column)")
+    parser.add_argument("--format", choices=FORMATS, default="plain", help="recording format (default plain: time_s, observer, yaw, pitch)")
+    parser.add_argument("--out", required=True, type=Path, metavar="DIR", help="ground-truth root folder")
+    parser.add_argument("--name", required=True, help="the video's name, as in results/<name>/ and the frame names")
+    timing = parser.add_argument_group("video timing")
+    timing.add_argument("--video", type=Path, help="the video file (frame rate and length are read from it)")
+    timing.add_argument("--fps", type=float, help="the video's frame rate, without --video")
+    timing.add_argument("--frame-count", type=int, help="the video's number of frames, without --video")
+    timing.add_argument("--frames", type=Path, metavar="DIR", help="give ground truth for the frames of this folder (e.g. results/<name>/frames)")
+    timing.add_argument("--sampling", choices=["published", "exact", "all"], default="published",
+                        help="without --frames: which frames (as `sstsal extract`; all: every frame)")  # fmt: skip
+    timing.add_argument("--sample-fps", type=float, default=8.0, help="frames per second for --sampling exact")
+    timing.add_argument("--align", choices=ALIGNMENTS, default="auto",
+                        help="video time from the recording's clock (time) or its video frame column (frame); auto: frame when recorded")  # fmt: skip
+    timing.add_argument("--offset", type=float, default=0.0, metavar="S", help="video time at the recording's start, seconds (default 0)")
+    timing.add_argument("--tolerance", type=float, default=0.5, metavar="S",
+                        help="how much shorter or longer than the video a recording may be (default 0.5 s)")  # fmt: skip
+    method = parser.add_argument_group("fixations and maps")
+    method.add_argument("--eye", choices=EYES, default="right", help="which eye (or the head only) where the format has both (default right, as the Salient360! toolbox)")
+    method.add_argument("--fixations", choices=["ivt", "samples"], default="ivt", help="ivt (default) or every sample as a fixation point")
+    method.add_argument("--velocity-threshold", type=float, default=120.0, metavar="DEG_S", help="I-VT threshold (default 120 deg/s)")
+    method.add_argument("--min-fixation", type=float, default=0.080, metavar="S", help="shortest fixation kept (default 0.080 s)")
+    method.add_argument("--sigma", type=float, default=2.0, metavar="DEG", help="Gaussian sigma in degrees (default 2)")
+    method.add_argument("--size", type=_size, default=(1024, 512), metavar="WxH", help="map size (default 1024x512)")
+    export = parser.add_argument_group("exports")
+    export.add_argument("--export-salient360", type=Path, metavar="DIR", help="also write the .bin float32 stack and scanpath CSVs")
+    export.add_argument("--export-npz", type=Path, metavar="FILE", help="also write the maps as a 16-bit npz stack with frame times")
+    export.add_argument("--export-pysaliency", type=Path, metavar="DIR", help="also write a pysaliency dataset and saliency-map model")
+    export.add_argument("--pysaliency-model", type=Path, metavar="DIR",
+                        help="with --export-pysaliency: predicted maps to export as the model (default: the ground-truth maps)")  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from sstsal.errors import InputError
+    from sstsal.gaze.fixations import FixationSettings
+    from sstsal.gaze.groundtruth import GroundTruthSettings, make_ground_truth, timeline_for
+    from sstsal.gaze.maps import Alignment, MapSettings
+
+    settings = GroundTruthSettings(
+        format=args.format,
+        eye=args.eye,
+        alignment=Alignment(args.align, args.offset, args.tolerance),
+        fixation=FixationSettings(args.fixations, args.velocity_threshold, args.min_fixation),
+        map=MapSettings(args.size[0], args.size[1], args.sigma),
+    )
+    settings.check()
+    if args.pysaliency_model is not None and args.export_pysaliency is None:
+        raise InputError("--pysaliency-model needs --export-pysaliency DIR")
+    timeline = timeline_for(video=args.video, fps=args.fps, frame_count=args.frame_count, frames_dir=args.frames,
+                            sampling=args.sampling, sample_fps=args.sample_fps)  # fmt: skip
+    truth, maps = make_ground_truth(args.gaze, args.out, video=args.name, timeline=timeline, settings=settings)
+    if args.export_salient360:
+        from sstsal.gaze.exports import export_salient360
+
+        export_salient360(truth, maps, args.export_salient360, settings.map)
+    if args.export_npz:
+        from sstsal.gaze.exports import export_npz
+
+        export_npz(truth, maps, args.export_npz, settings.map)
+    if args.export_pysaliency:
+        _export_pysaliency(args, truth, maps)
+    print(
+        f"wrote {len(maps)} map(s) of {len(truth.frames)} sampled frame(s), {len(truth.fixations)} fixation(s) of "
+        f"{len(truth.observers())} observer(s) to {args.out / args.name}/ and {args.out / args.name}.csv",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _export_pysaliency(args: argparse.Namespace, truth, maps) -> None:
+    import cv2
+    import numpy as np
+
+    from sstsal.evaluation.evaluate import index_maps, read_saliency_map
+    from sstsal.gaze.exports import export_pysaliency
+
+    fixations = {}
+    for frame in truth.frames:
+        if frame.fixations:
+            fixations[frame.number] = (np.array([f[1] for f in frame.fixations]), np.array([f[2] for f in frame.fixations]),
+                                       [f[0] for f in frame.fixations])  # fmt: skip
+    model = maps
+    if args.pysaliency_model is not None:
+        # The prediction as `sstsal evaluate` scores it: read as stored, resized (bilinear) to the ground truth's size.
+        height, width = args.size[1], args.size[0]
+        model = {}
+        for number, path in index_maps(args.pysaliency_model, "prediction").items():
+            prediction = read_saliency_map(path)
+            if prediction.shape != (height, width):
+                prediction = cv2.resize(prediction, (width, height), interpolation=cv2.INTER_LINEAR)
+            model[number] = prediction
+    export_pysaliency(fixations, model, args.export_pysaliency, video=args.name, frames_dir=args.frames)

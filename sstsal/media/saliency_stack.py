@@ -1,0 +1,40 @@
+"""The saliency maps of one video as one file: a float16 stack with the frame names.
+
+Later stages (overlay, summary, evaluation) read one compact file instead of thousands of
+PNGs, and keep the model's raw values rather than the per-frame 8-bit rescaling.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from sstsal.atomic import atomic_file
+from sstsal.media.naming import parse_frame_name
+
+
+def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
+    """Write {frame stem: (240, 320) map} as ``maps`` float16 (N, 240, 320) and ``names`` (N,),
+    ordered by frame number, atomically (compressed .npz)."""
+    names = sorted(maps, key=lambda stem: parse_frame_name(f"{stem}.png").number)
+    stack = np.stack([np.asarray(maps[n], dtype=np.float32) for n in names]).astype(np.float16)
+    with atomic_file(path) as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez_compressed(handle, maps=stack, names=np.array(names))
+
+
+def load_stack(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
+    """Read a stack: maps float16 (N, H, W) and the frame names (without .png), in file order.
+
+    Also reads ``sstsal predict --save-raw``'s raw.npz (one (240, 320) array per frame stem),
+    ordered by frame number, so the by-hand steps can hand it to the director and the viewer.
+    """
+    with np.load(path, allow_pickle=False) as data:
+        if "maps" in data.files and "names" in data.files:
+            return data["maps"], [str(n) for n in data["names"]]
+        raw = {name: data[name] for name in data.files}
+    if not raw or any(m.ndim != 2 for m in raw.values()):
+        raise KeyError("neither a saliency stack (maps, names) nor raw.npz (one 2-D map per frame name)")
+    names = sorted(raw, key=lambda stem: parse_frame_name(f"{stem}.png").number)
+    return np.stack([np.asarray(raw[n], dtype=np.float32) for n in names]).astype(np.float16), names
