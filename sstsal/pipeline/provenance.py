@@ -182,9 +182,14 @@ class StageRecord:
 
     def warn(self, message: str, *, logged: bool = False) -> None:
         """Record a warning, write it to the job's log (unless ``logged`` already) and show it on
-        the console too. A warning already recorded (or contained in one) is not repeated."""
-        if any(message in w or w in message for w in self.warnings):
-            return
+        the console too. A warning already recorded is not repeated; one the package logged with
+        more words around it (``<folder>: <message>``) gives way to the job's own wording."""
+        for index, known in enumerate(self.warnings):
+            if message in known:
+                self.warnings[index] = message
+                return
+            if known in message:
+                return
         self.warnings.append(message)
         if not logged:
             print(f"warning: {message}", file=sys.stderr)
@@ -251,7 +256,9 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         flow = {"method": used.get("method"), "precision": used.get("precision") if used.get("method") == "raft" else None,
                 **flow}  # fmt: skip
     warnings = [f"{r['rule']}: {w}" for r in order for w in r.get("warnings", [])]
-    warnings += [f"{r['rule']} {c['chunk']}: {w}" for r in order for c in r["facts"].get("chunks", []) for w in c.get("warnings", [])]
+    # a chunk's warning that its gather job repeats for the whole video is said once, by the gather
+    warnings += [f"{r['rule']} {c['chunk']}: {w}" for r in order for c in r["facts"].get("chunks", [])
+                 for w in c.get("warnings", []) if not any(g in w for g in r.get("warnings", []))]  # fmt: skip
     return {
         "video": video,
         "source": source,
