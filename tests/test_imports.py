@@ -163,3 +163,21 @@ def test_the_graph_is_read_from_the_source():
     assert "sstsal.errors" in graph["sstsal.atomic"]
     assert "sstsal.model.checkpoint" in graph["sstsal.model.predictor"]
     assert "sstsal.evaluation.metrics" in graph["sstsal.evaluation.evaluate"]
+
+
+# The other rule read from the source: library code logs through `logging`. Only the CLI prints,
+# and the job wrapper, which writes the job's own log file and echoes errors and warnings to the
+# console while stderr is that log.
+PRINTS_ALLOWED = {"sstsal/pipeline/job.py", "sstsal/pipeline/provenance.py"}
+
+
+def test_library_code_logs_instead_of_printing():
+    printing = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE.parent).as_posix()
+        if relative.startswith("sstsal/cli/") or relative in PRINTS_ALLOWED:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+                printing.append(f"{relative}:{node.lineno}")
+    assert printing == [], "use logging.getLogger(__name__) instead of print"
