@@ -30,7 +30,7 @@ from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 PUBLISHED_FPS = 8  # the published extraction keeps about 8 frames per second
 SAMPLINGS = ("published", "exact")
@@ -73,9 +73,11 @@ def sample_indices(info: VideoInfo, sampling: str = "published", target_fps: flo
 
 
 def extraction_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
-    """(width, height) at most ``width`` wide at the source aspect, even, never upscaled."""
-    target = flow_working_width(width, info.width)
-    return _even(target), _even(target * info.height / info.width)
+    """(width, height) at most ``width`` wide (see :func:`sstsal.frame_size.flow_working_width`) at the
+    aspect of the equirectangular view (the source's for a mono equirectangular video), even."""
+    view_w, view_h = info.view_width, info.view_height
+    target = flow_working_width(width, view_w)
+    return _even(target), _even(target * view_h / view_w)
 
 
 def _even(value: float) -> int:
@@ -90,20 +92,25 @@ def decode_frames(
 
     With ``select_in_ffmpeg`` (a regular step starting at 0) ffmpeg's ``select`` filter keeps
     the frames, so only those cross the pipe; otherwise every frame is piped and picked here.
-    ffmpeg's own messages go to stderr (the job's log).
+    Frames come out as the mono equirectangular SDR view of ``info.layout`` (eye, projection,
+    pose, tone mapping), ``info.view_width`` x ``info.view_height``. ffmpeg's own messages go to
+    stderr (the job's log).
     """
     stream = ffmpeg.input(str(video))
     step = indices[1] - indices[0] if len(indices) > 1 else 1
     selected = select_in_ffmpeg and step > 1
     if selected:
         stream = stream.filter("select", f"not(mod(n,{step}))")
+    for name, options in info.layout.filters():
+        stream = stream.filter(name, **options)
     # passthrough: one output frame per decoded frame, never duplicated or dropped by ffmpeg
     proc = (
         stream.output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
         .global_args("-hide_banner", "-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)
     )
-    frame_bytes = info.width * info.height * 3
+    width, height = info.view_width, info.view_height
+    frame_bytes = width * height * 3
     wanted = iter(indices)
     target = next(wanted, None)
     received = 0
@@ -115,7 +122,7 @@ def decode_frames(
             index = received * step if selected else received
             received += 1
             if index == target:
-                yield index, np.frombuffer(buffer, np.uint8).reshape(info.height, info.width, 3)
+                yield index, np.frombuffer(buffer, np.uint8).reshape(height, width, 3)
                 target = next(wanted, None)
     finally:
         if proc.poll() is None:

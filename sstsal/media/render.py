@@ -24,12 +24,13 @@ from tqdm import tqdm
 from sstsal.atomic import atomic_file
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.saliency_stack import load_stack
-from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.media.spherical_metadata import with_spherical_metadata
+from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video, view_stream
 
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters the overlay video (triggers reruns through workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 MAX_DEFAULT_WIDTH = 1920  # default render width: the source width, at most this
 
@@ -70,11 +71,12 @@ def blend(frame: np.ndarray, heat: np.ndarray, alpha: float = 0.5) -> np.ndarray
 
 
 def render_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
-    """Even (width, height) at the source aspect; default width = source width, at most 1920."""
-    target = min(info.width, MAX_DEFAULT_WIDTH) if width is None else int(width)
+    """Even (width, height) of one eye at the aspect of the equirectangular view (the source's for
+    a mono equirectangular video); default width = the view's width, at most 1920."""
+    target = min(info.view_width, MAX_DEFAULT_WIDTH) if width is None else int(width)
     if target < 2:
         raise InputError(f"render.width must be at least 2 pixels, got {width}")
-    height = target * info.height / info.width
+    height = target * info.view_height / info.view_width
     return max(2, round(target / 2) * 2), max(2, round(height / 2) * 2)
 
 
@@ -115,6 +117,11 @@ def render_overlay(
     the map of the latest sampled frame at or before it, or with ``interpolate`` a linear blend of
     the two sampled maps around it. Output: H.264, yuv420p, even size ``render_size(width)``, the
     source frame rate and frame count, the source audio. Written atomically.
+
+    The overlay is 360-degree media: it is the equirectangular view the maps were computed on
+    (the chosen eye converted, pose applied, tone-mapped), with spherical metadata V2 (``sv3d``
+    equirectangular, ``st3d``) and V1. A stereo source keeps its layout: both eyes are converted
+    and each gets the heatmap at the same place.
     """
     video, out_path = Path(video), Path(out_path)
     info = info or probe_video(video)
@@ -140,9 +147,18 @@ def render_overlay(
             heat_cache[k] = heatmap(maps01[k], size, lut)
         return heat_cache[k]
 
+    stereo = info.layout.stereo
+    eyes = (1, 2) if stereo == "top-bottom" else (2, 1) if stereo == "left-right" else (1, 1)
+    out_size = (size[0] * eyes[0], size[1] * eyes[1])
+
+    def overlay(frame: np.ndarray, n: int) -> np.ndarray:
+        heat = heat_for(n)
+        return blend(frame, np.tile(heat, (eyes[1], eyes[0], 1)) if eyes != (1, 1) else heat, alpha)
+
     transcode_frames(
-        video, out_path, info, lambda frame, n: blend(frame, heat_for(n), alpha), decode_size=size, out_size=size,
-        crf=crf, preset=preset, label=f"overlay {video.stem}", progress=progress,
+        video, out_path, info, overlay, decode_size=size, out_size=out_size, crf=crf, preset=preset,
+        label=f"overlay {video.stem}", progress=progress, both_eyes=True,
+        spherical={"projection": "equirectangular", "stereo": stereo},
     )  # fmt: skip
     return out_path
 
@@ -159,21 +175,24 @@ def transcode_frames(
     preset: str = "medium",
     label: str = "",
     progress: bool = True,
+    both_eyes: bool = False,
+    spherical: dict | None = None,
 ) -> int:
-    """Decode every frame of ``video`` (BGR, scaled to ``decode_size`` (w, h) with INTER_AREA-like
-    ``area`` scaling, or at the source size with None), write ``transform(frame, index)`` (uint8,
-    ``out_size``) as H.264/yuv420p MP4 at the source frame rate with the source audio, atomically.
-    Returns the number of frames written; a failed decode or encode raises :class:`SstsalError`."""
+    """Decode every frame of ``video`` as its equirectangular view (BGR, see
+    :func:`~sstsal.media.video.view_stream`; scaled to ``decode_size`` (w, h) with INTER_AREA-like
+    ``area`` scaling, or at the view's size with None; with ``both_eyes`` both eyes of a stereo
+    source in its layout), write ``transform(frame, index)`` (uint8, ``out_size``) as
+    H.264/yuv420p MP4 at the source frame rate with the source audio, atomically; with
+    ``spherical`` (options of :func:`~sstsal.media.spherical_metadata.inject_spherical_metadata`)
+    the file carries spherical metadata. Returns the number of frames written; a failed decode or
+    encode raises :class:`SstsalError`."""
     video, out_path = Path(video), Path(out_path)
-    source = ffmpeg.input(str(video))
-    if decode_size is not None:
-        source = source.filter("scale", decode_size[0], decode_size[1], flags="area")
+    source, (width, height) = view_stream(video, info, size=decode_size, both_eyes=both_eyes)
     decoder = (
         source.output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
         .global_args("-hide_banner", "-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)
     )
-    width, height = decode_size or (info.width, info.height)
     frame_bytes = width * height * 3
     with atomic_file(out_path) as tmp:
         video_only = tmp.with_name(tmp.stem + ".video.mp4") if info.has_audio else tmp
@@ -211,6 +230,8 @@ def transcode_frames(
                 )
             if info.has_audio:
                 mux_audio(video_only, video, tmp)
+            if spherical is not None:
+                with_spherical_metadata(tmp, **spherical)
         finally:
             if video_only != tmp:
                 video_only.unlink(missing_ok=True)

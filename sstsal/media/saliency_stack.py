@@ -38,3 +38,22 @@ def load_stack(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:
         raise KeyError("neither a saliency stack (maps, names) nor raw.npz (one 2-D map per frame name)")
     names = sorted(raw, key=lambda stem: parse_frame_name(f"{stem}.png").number)
     return np.stack([np.asarray(raw[n], dtype=np.float32) for n in names]).astype(np.float16), names
+
+
+def unseen_masked(maps: dict[str, np.ndarray], seen: np.ndarray | None) -> dict[str, np.ndarray]:
+    """The maps with every direction outside ``seen`` (H, W) bool set to the frame's lowest seen
+    value: after per-frame normalisation it is 0 there, so no later stage points at it."""
+    if seen is None:
+        return maps
+    return {name: np.where(seen, m, np.asarray(m)[seen].min()).astype(np.float32) for name, m in maps.items()}
+
+
+def seen_directions(info_path: str | os.PathLike | None, size: tuple[int, int] = (320, 240)) -> np.ndarray | None:
+    """(H, W) bool of the directions a half-sphere video (VR180) covers, at the maps' ``size``
+    (w, h), from its probe record; None for a full-sphere video or without a record."""
+    from sstsal.media.projection import seen_mask
+    from sstsal.media.video import VideoInfo
+
+    if not info_path:
+        return None
+    return seen_mask(VideoInfo.from_json(info_path).layout, size)

@@ -8,6 +8,7 @@ one pass over the video packets (``-c copy``, no decoding, fast even for 8K file
 from __future__ import annotations
 
 import json
+import logging
 import re
 import subprocess
 import unicodedata
@@ -18,11 +19,15 @@ from pathlib import Path
 import imageio_ffmpeg
 
 from sstsal.errors import InputError
+from sstsal.media.projection import SphericalLayout, decide_layout
+from sstsal.media.spherical_metadata import metadata_from_side_data, read_spherical_metadata
+
+log = logging.getLogger(__name__)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
 
 # Bump when a change alters what a stage built on these facts writes (see workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
@@ -30,6 +35,9 @@ _SIZE = re.compile(r"(?<![\dx])(\d{2,6})x(\d{2,6})(?![\dx])")
 _FPS = re.compile(r"([\d.]+)(k?) fps")
 _TBR = re.compile(r"([\d.]+)(k?) tbr")
 _ROTATION = re.compile(r"rotation of (-?[\d.]+) degrees")
+# "yuv420p10le(tv, bt2020nc/bt2020/arib-std-b67, progressive)": pixel format, then colour facts
+_PIXEL_FORMAT = re.compile(r"\b((?:yuv|yuvj|gbr|rgb|bgr|nv|p0|gray|ya)\w*?)(?:\(([^)]*)\))?(?:,|$)")
+_SIDE_DATA = re.compile(r"^\s+(Stereo 3D|Spherical Mapping|Stereoscopic 3D|spherical|stereo3d)\s*:\s*(.*)$", re.I)
 
 
 def ffmpeg_exe() -> str:
@@ -50,10 +58,35 @@ class VideoInfo:
     duration: float  # seconds, from the container header
     has_audio: bool
     codec: str
+    # What the video is as 360-degree media (SphericalLayout.to_dict()), the spherical metadata
+    # found in the file and ffmpeg's side-data lines; None in records written before they existed.
+    spherical: dict | None = None
+    metadata: dict | None = None
+    side_data: list[str] | None = None
+
+    @property
+    def layout(self) -> SphericalLayout:
+        """How the frames become the model's mono equirectangular view (identity when unknown)."""
+        if self.spherical is None:
+            return SphericalLayout(width=self.width, height=self.height)
+        return SphericalLayout.from_dict(self.spherical)
+
+    @property
+    def view_width(self) -> int:
+        """Width of the equirectangular view every later stage works on."""
+        return self.layout.view_size()[0]
+
+    @property
+    def view_height(self) -> int:
+        return self.layout.view_size()[1]
 
     @property
     def aspect_warning(self) -> str | None:
-        """A message when the frame is not 2:1, i.e. probably not equirectangular."""
+        """A message when the frame is not 2:1 and no 360-degree layout explains it."""
+        if self.spherical is not None and self.spherical.get("reasons", {}).get("projection", "").startswith(
+            ("spherical metadata", "sample sheet", "content")
+        ):
+            return None
         if abs(self.width - 2 * self.height) > max(2, 0.01 * self.width):
             return (
                 f"{Path(self.path).name} is {self.width}x{self.height}, not 2:1: it is probably not an "
@@ -141,11 +174,30 @@ def _scan_packets(path: Path) -> tuple[int, list[str]]:
     return frames, errors
 
 
-def probe_video(path: str | Path) -> VideoInfo:
-    """Read stream facts and check that every video packet is present.
+def colour_facts(video_line: str) -> tuple[str | None, str | None, int]:
+    """(transfer, primaries, bit depth) from ffmpeg's video stream summary."""
+    match = _PIXEL_FORMAT.search(video_line.split(",", 1)[1] if "," in video_line else video_line)
+    if match is None:
+        return None, None, 8
+    depth = re.search(r"p(\d{2})", match[1])
+    transfer = primaries = None
+    for part in (match[2] or "").split(","):
+        part = part.strip()
+        if "/" in part:  # colorspace/primaries/transfer
+            _space, primaries, transfer = (part.split("/") + [None, None])[:3]
+        elif part.startswith(("bt", "smpte", "arib")):
+            transfer = primaries = part  # one name: all three are the same
+    return transfer, primaries, int(depth[1]) if depth else 8
 
-    Raises InputError naming the file when it cannot be opened, has no video stream, or is
-    truncated/corrupt (ffmpeg reports errors while reading its packets).
+
+def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
+    """Read stream facts, the spherical metadata and the 360-degree layout, and check that every
+    video packet is present.
+
+    sheet: the video's sample-sheet entry (projection, stereo, eye, yaw_offset), which overrides
+    what the file says. Raises InputError naming the file when it cannot be opened, has no video
+    stream, is truncated/corrupt (ffmpeg reports errors while reading its packets), or has a
+    layout that cannot be converted.
     """
     path = Path(path)
     if not path.is_file():
@@ -192,6 +244,15 @@ def probe_video(path: str | Path) -> VideoInfo:
         )
     if frame_count == 0:
         raise InputError(f"video {path} has a video stream without any frames: replace or remove it")
+    side_data = [f"{m[1]}: {m[2].strip()}" for ln in header.splitlines() if (m := _SIDE_DATA.match(ln))]
+    metadata = read_spherical_metadata(path)
+    if metadata.version is None and side_data:
+        metadata = metadata_from_side_data(side_data)  # e.g. Matroska's projection elements
+    transfer, primaries, depth = colour_facts(video_line)
+    layout = decide_layout(
+        str(path), width, height, duration or frame_count / fps, metadata,
+        transfer=transfer, primaries=primaries, bit_depth=depth, sheet=sheet,
+    )  # fmt: skip
     return VideoInfo(
         path=str(path),
         width=width,
@@ -202,4 +263,38 @@ def probe_video(path: str | Path) -> VideoInfo:
         duration=duration or frame_count / fps,
         has_audio=audio is not None,
         codec=video_line.split()[0].rstrip(","),
+        spherical=layout.to_dict(),
+        metadata=metadata.to_dict(),
+        side_data=side_data,
     )
+
+
+def view_stream(video: str | Path, info: VideoInfo, *, size: tuple[int, int] | None = None, both_eyes: bool = False):
+    """An ffmpeg-python stream of ``video`` decoded as the mono equirectangular view of
+    ``info.layout`` (scaled to ``size`` (w, h) with ``area`` scaling when given).
+
+    both_eyes: for a stereo source, each eye converted the same way and put back side by side or
+    one above the other as in the source (each eye ``size``). Returns (stream, (width, height)).
+    """
+    from dataclasses import replace
+
+    import ffmpeg
+
+    layout = info.layout
+    eye_w, eye_h = size or layout.view_size()
+    source = ffmpeg.input(str(video))
+
+    def one_eye(stream, eye: str):
+        for name, options in replace(layout, eye=eye).filters():
+            stream = stream.filter(name, **options)
+        if size is not None:
+            stream = stream.filter("scale", size[0], size[1], flags="area")
+        return stream
+
+    if not both_eyes or layout.stereo == "mono":
+        return one_eye(source, layout.eye), (eye_w, eye_h)
+    split = source.split()
+    left, right = one_eye(split[0], "left"), one_eye(split[1], "right")
+    if layout.stereo == "top-bottom":
+        return ffmpeg.filter([left, right], "vstack"), (eye_w, 2 * eye_h)
+    return ffmpeg.filter([left, right], "hstack"), (2 * eye_w, eye_h)

@@ -33,7 +33,7 @@ from sstsal.atomic import atomic_directory, check_replaceable
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
 from sstsal.media.naming import FrameName, list_frames, match_flow
-from sstsal.media.saliency_stack import save_stack
+from sstsal.media.saliency_stack import save_stack, unseen_masked
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
 from sstsal.model.settings import InferenceSettings
@@ -83,6 +83,14 @@ def plan_windows(n_frames: int, window: int = WINDOW, warmup: int = WARMUP) -> l
 def default_batch_size(device: torch.device) -> int:
     # A 20-frame window at 240x320 holds ~0.9 GB of precomputed input gates in float32.
     return 16 if device.type == "cuda" else 2
+
+
+def write_map_pngs(folder: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
+    """Each map as ``folder/<name>.png``, normalised as :func:`predict_folder` writes them."""
+    from sstsal.atomic import write_png
+
+    for name, m in maps.items():
+        write_png(Path(folder) / f"{name}.png", normalise_map(torch.from_numpy(np.asarray(m, dtype=np.float32))))
 
 
 def normalise_map(raw: torch.Tensor) -> np.ndarray:
@@ -307,6 +315,7 @@ def predict_video(
     flow_dir: str | os.PathLike | None = None,
     threads: int | None = None,
     predictor: SaliencyPredictor | None = None,
+    seen: np.ndarray | None = None,
     **options: Any,
 ) -> int:
     """Run :func:`predict_folder` into ``maps_dir`` (PNG per frame, folder
@@ -315,6 +324,8 @@ def predict_video(
 
     The model is ``predictor``'s (loaded once for several videos), or loaded from ``settings``
     (or its fields as keyword ``options``: checkpoint, no_flow, device, batch_size).
+    seen: for a half-sphere video, the directions it covers (see
+    :func:`sstsal.media.saliency_stack.seen_directions`); the maps (PNGs and stack) are 0 elsewhere.
     """
     if threads:
         torch.set_num_threads(threads)
@@ -326,6 +337,9 @@ def predict_video(
             maps = predictor.predict_folder(frames_dir, tmp, flow_dir=flow_dir, progress=True)
         else:
             maps = predict_folder(frames_dir, tmp, settings, flow_dir=flow_dir, progress=True, **options)
+        if seen is not None:
+            maps = unseen_masked(maps, seen)
+            write_map_pngs(tmp, maps)
         save_stack(stack_path, maps)
     logger.info("%d saliency maps in %s, stack %s", len(maps), maps_dir, stack_path)
     return len(maps)

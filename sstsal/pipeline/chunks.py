@@ -231,11 +231,13 @@ def gather_saliency(
     maps_dir: str | os.PathLike,
     stack_path: str | os.PathLike,
     frames_dir: str | os.PathLike,
+    seen: np.ndarray | None = None,
 ) -> int:
     """Put the chunks' saliency PNGs into ``maps_dir`` and their raw maps into the float16 stack
     ``stack_path``, exactly as :func:`sstsal.model.predictor.predict_video` writes them for a
-    whole video. Returns the number of frames."""
-    from sstsal.media.saliency_stack import save_stack
+    whole video (``seen``: as there). Returns the number of frames."""
+    from sstsal.media.saliency_stack import save_stack, unseen_masked
+    from sstsal.model.predictor import write_map_pngs
 
     pngs = _chunk_files(chunk_dirs, None, skip={RAW_MAPS})
     _check_coverage([p.name for p in pngs], frames_dir, "saliency")
@@ -244,8 +246,12 @@ def gather_saliency(
         raise SstsalError("the chunks' raw maps and PNGs name different frames: delete the chunk folders and run again")
     remove_stale_temporaries(maps_dir)
     with atomic_directory(maps_dir) as tmp:
-        for path in pngs:
-            _link_or_copy(path, tmp / path.name)
+        if seen is not None:
+            maps = unseen_masked(maps, seen)
+            write_map_pngs(tmp, maps)
+        else:
+            for path in pngs:
+                _link_or_copy(path, tmp / path.name)
         # inside the folder's context, as predict_video does: no maps folder without its stack
         save_stack(stack_path, maps)
     logger.info("gathered %d saliency maps of %d chunk(s) into %s", len(pngs), len(chunk_dirs), maps_dir)

@@ -3,8 +3,8 @@ and what each run finished.
 
 - The folder is named by one normalised path (:func:`videos_folder`), so the same folder spelled
   differently (``../videos``, ``./videos/``, its absolute path) names the same inputs.
-- ``exclude`` patterns of the config (shell globs on the file name, :func:`excluded_by`) leave
-  files out before anything is probed.
+- ``exclude`` patterns of the config (shell globs on the file name, :func:`excluded_by`) and the
+  sample sheet's ``exclude`` column leave files out before anything is probed.
 - A stage that reads the source video and fails with a one-line error writes a failure record
   (``results/<video>/failed.json``, :func:`write_failure`) with the file's size and modification
   time. A later run skips that video with one line (:func:`select_videos`) until the file changes
@@ -129,13 +129,19 @@ class Selection:
     skipped: dict[str, str]
 
 
-def select_videos(videos: Mapping[str, str], *, exclude: Iterable[str], results: str | os.PathLike) -> Selection:
-    """Leave out the videos an ``exclude`` pattern matches and those that failed before on an
-    unchanged file (each with a one-line reason); the others are this run's videos."""
-    patterns = list(exclude)
+def select_videos(
+    videos: Mapping[str, str], *, exclude: Iterable[str], results: str | os.PathLike, sheet_excluded: Iterable[str] = ()
+) -> Selection:
+    """Leave out the videos the sample sheet's ``exclude`` column names (``sheet_excluded``), those
+    an ``exclude`` pattern matches and those that failed before on an unchanged file (each with a
+    one-line reason); the others are this run's videos."""
+    patterns, by_sheet = list(exclude), set(sheet_excluded)
     keep: dict[str, str] = {}
     skipped: dict[str, str] = {}
     for video, source in videos.items():
+        if video in by_sheet:
+            skipped[video] = "excluded by the sample sheet (column `exclude`)"
+            continue
         pattern = excluded_by(Path(source).name, patterns)
         if pattern is not None:
             skipped[video] = f"excluded by the pattern {pattern!r}"

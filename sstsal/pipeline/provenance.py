@@ -268,6 +268,7 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         "flow": {"method_requested": config.get("flow", {}).get("method"), **(flow or {"method": _flow_without_stage(config)})},
         "inference": model,
         "director": next((r["facts"] for r in order if r["rule"] == "director_path"), None),
+        "footage": next((r["facts"] for r in order if r["rule"] == "probe"), None),  # 360 layout, metadata
         "stages": {r["rule"]: {k: r[k] for k in ("started", "finished", "seconds", "host")} for r in order},
         "settings": {r["rule"]: r["params"] for r in order},
         "warnings": warnings,

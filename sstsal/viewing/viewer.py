@@ -26,14 +26,13 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
-import ffmpeg
 import numpy as np
 from tqdm import tqdm
 
 from sstsal.atomic import write_text
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.render import colormap_lut
-from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video, view_stream
 from sstsal.viewing.camera import CameraPath, normalised_maps
 from sstsal.viewing.director import read_maps
 from sstsal.viewing.summary import salient_direction
@@ -101,11 +100,11 @@ def encode_stacked(
     fewer = settings.fps is not None and settings.fps < info.fps
     rate = f"{settings.fps:g}" if fewer else info.rate
     step = info.fps / settings.fps if fewer else 1.0  # source frames per encoded frame
-    stream = ffmpeg.input(str(video))
+    stream = view_stream(video, info, size=half)[0]
     if fewer:
         stream = stream.filter("fps", fps=rate)
     decoder = (
-        stream.filter("scale", half[0], half[1], flags="area")
+        stream
         .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
         .global_args("-hide_banner", "-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)

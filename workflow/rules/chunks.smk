@@ -116,6 +116,7 @@ if CHUNK_FRAMES > 0:
             chunks=saliency_chunk_dirs,
             records=saliency_chunk_records,
             frames=model_frames,
+            info=video_info,
         output:
             maps=directory(result("{video}", "saliency")),
             stack=result("{video}", "saliency.npz"),

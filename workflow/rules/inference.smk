@@ -4,6 +4,7 @@ rule inference:
         frames=model_frames,
         flow=flow_images,
         validation=result("{video}", "validation.json"),
+        info=video_info,
     output:
         maps=directory(result("{video}", "saliency")),
         stack=result("{video}", "saliency.npz"),

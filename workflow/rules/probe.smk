@@ -1,5 +1,5 @@
 rule probe:
-    """Read the video's stream facts; fail here, naming the file, when it is unreadable or truncated."""
+    """Stream facts and 360-degree layout (metadata, sheet, content); fails on unreadable or unconvertible files."""
     input:
         source_video,
     output:
@@ -13,6 +13,7 @@ rule probe:
     conda:
         "../envs/sstsal.yaml"
     params:
+        sheet=sheet_entry,
         version=stage_version("video"),
     script:
         "../scripts/probe.py"

@@ -3,6 +3,7 @@
 from sstsal.pipeline.job import inference_job_settings, stage_job
 
 with stage_job(snakemake, threads=True) as stage:
+    from sstsal.media.saliency_stack import seen_directions
     from sstsal.model.predictor import SaliencyPredictor, predict_video, temporal_context_warning
 
     predictor = SaliencyPredictor.from_settings(inference_job_settings(stage, snakemake.params))
@@ -14,6 +15,7 @@ with stage_job(snakemake, threads=True) as stage:
         flow_dir=snakemake.input.get("flow") or None,
         threads=snakemake.threads,
         predictor=predictor,
+        seen=seen_directions(snakemake.input.get("info")),
     )
     stage.facts["frames"] = frames
     if warning := temporal_context_warning(frames):

@@ -97,7 +97,10 @@ def report_size_mb():
         for video in VIDEOS
         for p in patterns
     ]
-    return REPORT_PAGE_MB + sum(f.stat().st_size for f in files if f.is_file()) * 4 / 3 / 1e6
+    return (
+        REPORT_PAGE_MB
+        + sum(f.stat().st_size for f in files if f.is_file()) * 4 / 3 / 1e6
+    )
 
 
 def print_closing_table():

@@ -57,13 +57,37 @@ def find_videos():
         stop(exc)
 
 
+def load_sample_sheet(found):
+    """{video: its sample-sheet settings} from config `sheet` (a TSV), for the videos `found` in the
+    folder: an unknown video, column or value stops the run in one line, before any job.
+    """
+    from sstsal.pipeline.sheet import load_sheet
+
+    if not config.get("sheet"):
+        return {}
+    with open(
+        workflow.source_path("../../schemas/sheet.schema.yaml"), encoding="utf-8"
+    ) as handle:
+        schema = yaml.safe_load(handle)
+    try:
+        return load_sheet(config["sheet"], schema, found)
+    except SstsalError as exc:
+        stop(exc)
+
+
 def select_videos(found):
-    """The videos of this run: `exclude` patterns and videos that failed before on an unchanged
-    file are left out, each said in one line (sstsal.pipeline.library)."""
+    """The videos of this run: those the `exclude` patterns or the sheet's `exclude` column name,
+    and those that failed before on an unchanged file, are left out, each said in one line
+    (sstsal.pipeline.library)."""
     from sstsal.pipeline.library import select_videos as select
 
     with_source = {video: path for video, path in found.items() if path is not None}
-    selection = select(with_source, exclude=config["exclude"], results=RESULTS)
+    selection = select(
+        with_source,
+        exclude=config["exclude"],
+        results=RESULTS,
+        sheet_excluded={v for v, row in SHEET.items() if row.get("exclude")},
+    )
     for video, reason in selection.skipped.items():
         print(f"skipped {Path(found[video]).name}: {reason}", file=sys.stderr)
     return {
@@ -72,12 +96,23 @@ def select_videos(found):
 
 
 VIDEOS_FOLDER = videos_folder(config["videos"])
-VIDEOS, SKIPPED = select_videos(find_videos())
+FOUND_VIDEOS = find_videos()
+SHEET = load_sample_sheet(FOUND_VIDEOS)
+VIDEOS, SKIPPED = select_videos(FOUND_VIDEOS)
 if not VIDEOS:
     stop(
-        f"every video in {config['videos']} is left out (see the lines above): change `exclude`, or replace "
-        "the files that failed"
+        f"every video in {config['videos']} is left out (see the lines above): change `exclude` (or the "
+        "sheet's `exclude` column), or replace the files that failed"
     )
+
+
+def sheet_entry(wildcards):
+    """The video's 360-degree layout columns of the sample sheet ({} when it has no row): a
+    params value of probe, so only a change of these reruns the video's stages."""
+    from sstsal.media.projection import SHEET_COLUMNS
+
+    row = SHEET.get(wildcards.video, {})
+    return {column: row[column] for column in SHEET_COLUMNS if column in row}
 
 
 wildcard_constraints:

@@ -114,12 +114,14 @@ def per_attempt(base):
 
 
 def probed_width(video):
-    """The source video's width from its probe record; None before the probe ran, and with
-    bring-your-own frames (whose size need not be the source's)."""
+    """The width of the video's equirectangular view (the source's for a mono equirectangular
+    video) from its probe record; None before the probe ran, and with bring-your-own frames
+    (whose size need not be the source's)."""
     if BYO_FRAMES:
         return None
     try:
-        return int(json.loads(Path(result(video, "video.json")).read_text())["width"])
+        info = json.loads(Path(result(video, "video.json")).read_text())
+        return int((info.get("spherical") or {}).get("view_size", [info["width"]])[0])
     except (OSError, ValueError, KeyError, TypeError):
         return None
 

@@ -1,0 +1,464 @@
+"""What a 360-degree video is (projection, stereo layout, pose, HDR) and how to turn it into the
+one mono equirectangular SDR view the model sees.
+
+The decision for each property is taken in this order: the sample sheet (a user's word), the
+file's spherical metadata (:mod:`sstsal.media.spherical_metadata`), the content (stereo halves
+compared, cube-face seams, fisheye circles), the default (mono equirectangular). Each decision
+keeps its reason, which goes to the log and to ``video.json``.
+
+The conversion is an ffmpeg filter chain run while decoding: tone mapping (``zscale`` to linear
+light, BT.2020 -> BT.709 primaries, ``tonemap=mobius``, BT.709 transfer), the chosen eye cropped
+out of a stereo frame, ``v360`` to equirectangular with the pose applied. A mono equirectangular
+SDR video without pose gets no filter at all, so its frames stay bit-identical to the published
+loader's.
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import imageio_ffmpeg
+import numpy as np
+
+from sstsal.errors import InputError
+from sstsal.media.spherical_metadata import SphericalMetadata
+
+log = logging.getLogger(__name__)
+
+PROJECTIONS = ("equirectangular", "eac", "cubemap-3x2", "cubemap-6x1", "dual-fisheye", "half-equirectangular")
+STEREO_MODES = ("mono", "top-bottom", "left-right")
+EYES = ("left", "right")
+SHEET_COLUMNS = ("projection", "stereo", "eye", "yaw_offset")  # the sample-sheet columns read here
+HDR_TRANSFERS = {"arib-std-b67": "HLG", "smpte2084": "PQ"}
+TONEMAP_OPERATOR = "mobius"
+
+# v360's names of the input projections
+_V360_INPUT = {"equirectangular": "e", "eac": "eac", "cubemap-3x2": "c3x2", "cubemap-6x1": "c6x1",
+               "dual-fisheye": "dfisheye", "half-equirectangular": "hequirect"}  # fmt: skip
+# The aspect ratio (width / height) of one eye of each projection
+_EYE_ASPECT = {"equirectangular": 2.0, "eac": 1.5, "cubemap-3x2": 1.5, "cubemap-6x1": 6.0, "dual-fisheye": 2.0,
+               "half-equirectangular": 1.0}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SphericalLayout:
+    """How one source video maps to the model's mono equirectangular view.
+
+    width, height: the source frame; yaw/pitch/roll: degrees, the direction the file calls
+    front (yaw to the right of the frame centre, pitch up) plus the sheet's ``yaw_offset``;
+    bounds: (top, bottom, left, right) fractions of an equirectangular frame cropped away
+    (VR180 stored as cropped equirectangular); transfer: the colour transfer ffmpeg reports;
+    reasons: for each decided property, where the decision came from.
+    """
+
+    width: int
+    height: int
+    projection: str = "equirectangular"
+    stereo: str = "mono"
+    eye: str = "left"
+    yaw: float = 0.0
+    pitch: float = 0.0
+    roll: float = 0.0
+    bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+    transfer: str | None = None
+    primaries: str | None = None
+    bit_depth: int = 8
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def hdr(self) -> str | None:
+        """``HLG`` or ``PQ`` for an HDR transfer, else None."""
+        return HDR_TRANSFERS.get(self.transfer or "")
+
+    @property
+    def full_sphere(self) -> bool:
+        """Whether every direction is seen (False for VR180 / cropped equirectangular)."""
+        return self.projection != "half-equirectangular" and self.bounds == (0.0, 0.0, 0.0, 0.0)
+
+    @property
+    def identity(self) -> bool:
+        """Whether decoding needs no filter (mono, uncropped equirectangular, no pose, SDR)."""
+        return (self.projection == "equirectangular" and self.stereo == "mono" and self.full_sphere
+                and not (self.yaw or self.pitch or self.roll) and self.hdr is None)  # fmt: skip
+
+    def eye_size(self) -> tuple[int, int]:
+        """(width, height) of one eye in the source frame."""
+        if self.stereo == "top-bottom":
+            return self.width, self.height // 2
+        if self.stereo == "left-right":
+            return self.width // 2, self.height
+        return self.width, self.height
+
+    def view_size(self) -> tuple[int, int]:
+        """(width, height) of the equirectangular view, 2:1, even, about the source's resolution."""
+        if self.identity:
+            return self.width, self.height
+        w, h = self.eye_size()
+        if self.projection == "equirectangular":
+            top, bottom, left, right = self.bounds
+            w = w / max(1e-6, 1 - left - right)
+            h = h / max(1e-6, 1 - top - bottom)
+            height = max(h, w / 2)
+        elif self.projection in ("eac", "cubemap-3x2"):
+            height = 2 * w / 3  # face = w / 3; the equator is 4 faces long
+        elif self.projection == "cubemap-6x1":
+            height = 2 * w / 6
+        elif self.projection == "dual-fisheye":
+            height = h
+        else:  # half-equirectangular: one eye covers 180 x 180 degrees
+            height = max(h, w)
+        height = max(2, int(round(height / 2)) * 2)
+        return 2 * height, height
+
+    def filters(self) -> list[tuple[str, dict[str, Any]]]:
+        """ffmpeg filters (name, options) from a decoded source frame to the mono equirectangular view."""
+        chain: list[tuple[str, dict[str, Any]]] = []
+        if self.hdr is not None:
+            chain += tonemap_filters(self.transfer, self.primaries)
+        if self.identity:
+            return chain
+        w, h = self.eye_size()
+        if self.stereo != "mono":
+            second = self.eye == "right"
+            x = w if self.stereo == "left-right" and second else 0
+            y = h if self.stereo == "top-bottom" and second else 0
+            chain.append(("crop", {"w": w, "h": h, "x": x, "y": y}))
+        view_w, view_h = self.view_size()
+        projection, bounds = self.projection, self.bounds
+        turned = bool(self.yaw or self.pitch or self.roll)
+        if projection == "half-equirectangular":
+            # 180 x 180 degrees: the middle half of an equirectangular frame. Padded rather than
+            # given to v360 as hequirect, whose output smears the edge pixels over 50 more degrees
+            # on each side (and its alpha mask with them).
+            projection, bounds = "equirectangular", (0.0, 0.0, 0.25, 0.25)
+        if projection == "equirectangular" and bounds != (0.0, 0.0, 0.0, 0.0):
+            # a cropped equirectangular frame: pad it back to the whole sphere, unseen part black
+            top, bottom, left, right = bounds
+            full_w, full_h = round(w / (1 - left - right)), round(h / (1 - top - bottom))
+            chain.append(("pad", {"w": full_w, "h": full_h, "x": round(left * full_w), "y": round(top * full_h),
+                                  "color": "black"}))  # fmt: skip
+            w, h = full_w, full_h
+        if projection == "equirectangular" and not turned:
+            if (w, h) != (view_w, view_h):
+                chain.append(("scale", {"w": view_w, "h": view_h, "flags": "area"}))
+            return chain  # an equirectangular eye (padded to the whole sphere) is already the view
+        options: dict[str, Any] = {"input": _V360_INPUT[projection], "output": "e", "w": view_w, "h": view_h,
+                                   "interp": "cubic"}  # fmt: skip
+        # v360 turns the view: positive yaw looks right, positive pitch up (the file's front goes to the centre)
+        options.update({k: v for k, v in (("yaw", self.yaw), ("pitch", self.pitch), ("roll", self.roll)) if v})
+        chain.append(("v360", options))
+        return chain
+
+    def filter_string(self) -> str:
+        """:meth:`filters` as one ``-vf`` string."""
+        parts = []
+        for name, options in self.filters():
+            parts.append(name + ("=" + ":".join(f"{k}={v}" for k, v in options.items()) if options else ""))
+        return ",".join(parts) or "null"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(bounds=list(self.bounds), view_size=list(self.view_size()), hdr=self.hdr,
+                    full_sphere=self.full_sphere, tonemap=TONEMAP_OPERATOR if self.hdr else None)  # fmt: skip
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SphericalLayout:
+        names = {f for f in cls.__dataclass_fields__}
+        kept = {k: v for k, v in data.items() if k in names}
+        kept["bounds"] = tuple(kept.get("bounds", (0.0, 0.0, 0.0, 0.0)))
+        return cls(**kept)
+
+
+def tonemap_filters(transfer: str | None, primaries: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """HLG/PQ BT.2020 -> SDR BT.709 with zimg and ffmpeg's ``tonemap`` (Möbius).
+
+    zscale linearises (nominal peak 100 nits, so SDR white stays white), converts the primaries
+    in linear light, ``tonemap=mobius`` keeps the SDR range nearly linear and rolls off the highlights
+    (hable darkened a converted SDR clip by a third: mean level 67 vs 103; mobius 99), zscale applies
+    the BT.709 transfer.
+    """
+    return [
+        # zimg needs the input's matrix and the output primaries named to find a path to linear RGB
+        ("zscale", {"tin": transfer, "pin": primaries or "bt2020", "min": "bt2020nc", "t": "linear",
+                    "p": primaries or "bt2020", "npl": 100}),  # fmt: skip
+        ("format", {"pix_fmts": "gbrpf32le"}),
+        ("zscale", {"p": "bt709"}),
+        ("tonemap", {"tonemap": TONEMAP_OPERATOR, "desat": 0}),
+        ("zscale", {"t": "bt709", "m": "bt709", "r": "tv"}),
+        ("format", {"pix_fmts": "yuv420p"}),
+    ]
+
+
+# ---- content-based detection ---------------------------------------------------------------
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a.astype(np.float64).ravel(), b.astype(np.float64).ravel()
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator > 0 else 0.0
+
+
+def halves_match(gray: np.ndarray, stereo: str) -> float:
+    """Correlation of the two halves of a grey frame (top/bottom or left/right): near 1 for a
+    stereo frame, lower for a mono one. The halves are blurred (the eyes' small disparity should
+    not count) and each row's mean is removed (a panorama's horizontal bands, sky and floor,
+    would make any two halves look alike)."""
+    import cv2
+
+    h, w = gray.shape
+    if stereo == "top-bottom":
+        a, b = gray[: h // 2], gray[h // 2 : 2 * (h // 2)]
+    else:
+        a, b = gray[:, : w // 2], gray[:, w // 2 : 2 * (w // 2)]
+    a, b = (cv2.GaussianBlur(x.astype(np.float32), (0, 0), 1.5) for x in (a, b))
+    return _correlation(a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True))
+
+
+def seam_ratio(gray: np.ndarray, columns: int, rows: int) -> float:
+    """How much the face borders of a ``columns`` x ``rows`` cube grid stand out: for each border,
+    the mean jump across it over the mean jump between the pixel pairs 2-4 pixels beside it,
+    averaged over the borders. Cube faces meet at seams (ratio well above 1; in EAC's strips of
+    three faces only the middle border is one); a continuous image has none (about 1)."""
+    g = gray.astype(np.float64)
+    dx = np.abs(np.diff(g, axis=1))  # dx[:, x] = jump between columns x and x + 1
+    dy = np.abs(np.diff(g, axis=0))
+    h, w = g.shape
+    ratios = []
+    for jumps, size, count in ((dx.T, w, columns), (dy, h, rows)):
+        for k in range(1, count):
+            at = round(size * k / count) - 1
+            beside = [at + d for d in (-4, -3, -2, 2, 3, 4) if 0 <= at + d < len(jumps)]
+            ratios.append(jumps[at].mean() / max(jumps[beside].mean(), 1e-3))
+    return float(np.mean(ratios))
+
+
+def fisheye_corners_dark(gray: np.ndarray) -> bool:
+    """Whether both halves of a 2:1 frame are circles on black (dual fisheye): the corners
+    outside each inscribed circle are almost black while the circles are not."""
+    h, w = gray.shape
+    half = w // 2
+    yy, xx = np.mgrid[0:h, 0:half]
+    outside = (xx - half / 2 + 0.5) ** 2 + (yy - h / 2 + 0.5) ** 2 > (min(h, half) / 2 * 1.02) ** 2
+    inside = (xx - half / 2 + 0.5) ** 2 + (yy - h / 2 + 0.5) ** 2 < (min(h, half) / 2 * 0.9) ** 2
+    for part in (gray[:, :half], gray[:, half : 2 * half]):
+        if part[outside].mean() > 12 or part[inside].mean() < 2 * part[outside].mean() + 10:
+            return False
+    return True
+
+
+# Halves correlation above which a frame is taken as stereo: identical halves score 1, and the
+# halves of a mono panorama of a room with a repeating grid texture still score up to 0.88.
+STEREO_MATCH = 0.93
+# Face-border jumps this many times the jumps just beside them make a 3:2 or 6:1 frame a cube
+# grid: EAC, 3x2 and 6x1 cubemaps made from the test clip score 3.4, 5.9 and 8.8, a continuous
+# 3:2 crop of it 0.8.
+SEAM_RATIO = 2.0
+
+
+def detect_from_content(
+    gray_frames: list[np.ndarray], source_size: tuple[int, int] | None = None
+) -> tuple[dict[str, str], list[str]]:
+    """Guess projection and stereo layout from a few grey frames (H, W) of a video without metadata
+    (``source_size``: the video's (width, height), for the messages; default the frames').
+
+    Returns ({property: value} for what could be told, the reasons in words).
+    """
+    h, w = gray_frames[0].shape
+    if source_size is not None:
+        w, h = source_size
+    aspect = w / h
+    found: dict[str, str] = {}
+    reasons: list[str] = []
+
+    def score(fn, *args) -> float:
+        return float(np.median([fn(g, *args) for g in gray_frames]))
+
+    if abs(aspect - 2) < 0.02:
+        if all(fisheye_corners_dark(g) for g in gray_frames):
+            found["projection"] = "dual-fisheye"
+            reasons.append("2:1 with two image circles on black: dual fisheye")
+        else:
+            lr = score(halves_match, "left-right")
+            if lr > STEREO_MATCH:
+                found.update(projection="half-equirectangular", stereo="left-right")
+                reasons.append(f"2:1 whose left and right halves match (correlation {lr:.2f}): VR180 side by side")
+            else:
+                found.update(projection="equirectangular", stereo="mono")
+                reasons.append(f"2:1 whose halves differ (correlation {lr:.2f}): mono equirectangular")
+    elif abs(aspect - 1) < 0.02 or abs(aspect - 4) < 0.05:
+        stereo = "top-bottom" if aspect < 2 else "left-right"
+        match = score(halves_match, stereo)
+        if match > STEREO_MATCH:
+            found.update(projection="equirectangular", stereo=stereo)
+            reasons.append(f"{'1:1' if aspect < 2 else '4:1'} whose two halves match (correlation {match:.2f}): "
+                           f"{stereo} stereo equirectangular")  # fmt: skip
+        else:
+            reasons.append(f"{aspect:.2f}:1 whose halves differ (correlation {match:.2f}): layout unknown")
+    elif abs(aspect - 1.5) < 0.02 or abs(aspect - 6) < 0.05:
+        columns, rows = (3, 2) if aspect < 2 else (6, 1)
+        ratio = score(seam_ratio, columns, rows)
+        if ratio > SEAM_RATIO:
+            found["projection"] = "eac" if columns == 3 else "cubemap-6x1"
+            found["stereo"] = "mono"
+            reasons.append(f"{columns}x{rows} grid with seams at the face borders (jump ratio {ratio:.1f}): "
+                           f"{found['projection']}" + (" (a 3x2 grid is taken as YouTube's EAC; set projection "
+                           "cubemap-3x2 in the sample sheet for a plain cubemap)" if columns == 3 else ""))  # fmt: skip
+        else:
+            reasons.append(f"{aspect:.2f}:1 without face seams (jump ratio {ratio:.1f}): layout unknown")
+    else:
+        reasons.append(f"{w}x{h} ({aspect:.2f}:1) is no known 360-degree layout")
+    return found, reasons
+
+
+def grey_samples(path: str, width: int, height: int, duration: float, *, count: int = 3,
+                 small_width: int = 384) -> list[np.ndarray]:
+    """``count`` grey frames (H, ``small_width``) spread over the video (source aspect kept)."""
+    small_height = max(2, int(round(small_width * height / width / 2)) * 2)
+    frames = []
+    for k in range(count):
+        at = duration * (k + 0.5) / count if duration > 0 else 0.0
+        proc = subprocess.run(
+            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{at:.3f}",
+             "-i", path, "-frames:v", "1", "-vf", f"scale={small_width}:{small_height}:flags=area,format=gray",
+             "-f", "rawvideo", "pipe:1"],
+            capture_output=True,
+        )  # fmt: skip
+        if proc.returncode == 0 and len(proc.stdout) >= small_width * small_height:
+            frames.append(np.frombuffer(proc.stdout[: small_width * small_height], np.uint8).reshape(small_height, small_width))
+    return frames
+
+
+def decide_layout(
+    path: str,
+    width: int,
+    height: int,
+    duration: float,
+    metadata: SphericalMetadata,
+    *,
+    transfer: str | None = None,
+    primaries: str | None = None,
+    bit_depth: int = 8,
+    sheet: dict[str, Any] | None = None,
+) -> SphericalLayout:
+    """The layout of one video: sheet entry > spherical metadata > content > default (mono equirect).
+
+    Raises InputError for metadata we cannot convert (mesh projections, custom stereo) unless the
+    sheet says what the frames are.
+    """
+    sheet = {k: v for k, v in (sheet or {}).items() if v not in (None, "", "auto")}
+    values: dict[str, Any] = {}
+    reasons: dict[str, str] = {}
+    name = path.rsplit("/", 1)[-1]
+
+    if metadata.version:
+        tag = "spherical metadata " + (metadata.version.upper() if metadata.version != "side data" else "(ffmpeg side data)")
+        if metadata.projection is not None:
+            projection = {"cubemap-3x2": "cubemap-3x2", "equirectangular": "equirectangular"}.get(metadata.projection)
+            if projection is None and "projection" not in sheet:
+                raise InputError(
+                    f"{name}: its spherical metadata says projection {metadata.projection!r}, which cannot be "
+                    "converted automatically: set its projection in the sample sheet (config key `sheet`)"
+                )
+            if projection:
+                values["projection"], reasons["projection"] = projection, tag
+            if metadata.bounds != (0.0, 0.0, 0.0, 0.0):
+                values["bounds"], reasons["bounds"] = tuple(metadata.bounds), tag
+            if metadata.yaw or metadata.pitch or metadata.roll:
+                # V1 names the initial view's direction (heading right, pitch up): the view's centre.
+                # V2's pose turns the projection counter-clockwise about up (yaw) and right (pitch):
+                # the file's front then lies yaw to the right and pitch *below* the frame centre.
+                pitch = -metadata.pitch if metadata.pose_from == "v2" else metadata.pitch
+                values.update(yaw=metadata.yaw, pitch=pitch, roll=metadata.roll)
+                reasons["pose"] = f"{tag} ({'initial view' if metadata.pose_from == 'v1' else 'projection pose'})"
+        if metadata.stereo is not None:
+            stereo = {"right-left": "left-right"}.get(metadata.stereo, metadata.stereo)
+            if stereo not in STEREO_MODES and "stereo" not in sheet:
+                raise InputError(
+                    f"{name}: its metadata says stereo mode {metadata.stereo!r}, which cannot be split "
+                    "automatically: set stereo (and eye) in the sample sheet"
+                )
+            if stereo in STEREO_MODES:
+                values["stereo"], reasons["stereo"] = stereo, tag
+            if metadata.stereo == "right-left":
+                # the right eye is stored on the left: the left eye is the second half
+                values["eye_swap"] = True
+    undecided = [k for k in ("projection", "stereo") if k not in values and k not in sheet]
+    if undecided:
+        grays = grey_samples(path, width, height, duration)
+        found, words = detect_from_content(grays, (width, height)) if grays else ({}, ["no frame could be decoded for a look"])
+        for key in undecided:
+            if key in found:
+                values[key], reasons[key] = found[key], "content: " + "; ".join(words)
+        missing = [k for k in undecided if k not in found]
+        if missing:
+            defaults = {"projection": "equirectangular", "stereo": "mono"}
+            for key in missing:
+                values[key], reasons[key] = defaults[key], "default (content undecided: " + "; ".join(words) + ")"
+            log.warning("%s: cannot tell its %s from the content (%s); using the default %s. Set it in the "
+                        "sample sheet if that is wrong", name, " and ".join(missing), "; ".join(words),
+                        ", ".join(f"{k} {defaults[k]}" for k in missing))  # fmt: skip
+    for key in ("projection", "stereo", "eye"):
+        if key in sheet:
+            if key in values and values[key] != sheet[key]:
+                log.info("%s: sample sheet sets %s %s (overriding %s from %s)", name, key, sheet[key], values[key],
+                         reasons.get(key))  # fmt: skip
+            values[key], reasons[key] = sheet[key], "sample sheet"
+    eye_swap = values.pop("eye_swap", False)
+    layout = SphericalLayout(
+        width=width, height=height, transfer=transfer, primaries=primaries, bit_depth=bit_depth,
+        **{k: v for k, v in values.items() if k in ("projection", "stereo", "eye", "yaw", "pitch", "roll", "bounds")},
+    )  # fmt: skip
+    if eye_swap and layout.stereo == "left-right" and "eye" not in sheet:
+        layout = replace(layout, eye="right" if layout.eye == "left" else "left")
+    offset = float(sheet.get("yaw_offset", 0.0) or 0.0)
+    if offset:
+        reasons["yaw_offset"] = f"sample sheet: {offset:+g} degrees"
+        layout = replace(layout, yaw=layout.yaw + offset)
+    if layout.hdr:
+        reasons["tonemap"] = f"{layout.hdr} ({transfer}, {bit_depth}-bit): tone-mapped to SDR BT.709 with {TONEMAP_OPERATOR}"
+    if layout.stereo != "mono":
+        reasons.setdefault("eye", "default: the left eye")
+    if not reasons.get("projection", "").startswith("default"):
+        _check_shape(layout, name)
+    for key, why in reasons.items():
+        log.info("%s: %s: %s", name, key, why)
+    return replace(layout, reasons=reasons)
+
+
+def _check_shape(layout: SphericalLayout, name: str) -> None:
+    """Refuse a layout the frame cannot have (e.g. a cubemap sheet entry for a 2:1 frame)."""
+    w, h = layout.eye_size()
+    expected = _EYE_ASPECT[layout.projection]
+    if layout.projection == "equirectangular":
+        top, bottom, left, right = layout.bounds
+        expected = 2.0 * (1 - left - right) / max(1e-6, 1 - top - bottom)
+    if abs(w / h - expected) > 0.03 * expected:
+        raise InputError(
+            f"{name} is {layout.width}x{layout.height}: one {layout.stereo} eye is {w}x{h} ({w / h:.2f}:1), but "
+            f"{layout.projection} frames are {expected:g}:1. Fix its projection/stereo in the sample sheet"
+        )
+
+
+def seen_mask(layout: SphericalLayout, size: tuple[int, int]) -> np.ndarray | None:
+    """(H, W) bool of the view directions the source covers, at ``size`` (width, height); None
+    when it covers the whole sphere. Made by running the same conversion on a white frame."""
+    if layout.full_sphere:
+        return None
+    w, h = layout.width, layout.height
+    mono = replace(layout, transfer=None, stereo="mono", width=layout.eye_size()[0], height=layout.eye_size()[1])
+    chain = mono.filter_string() + f",scale={size[0]}:{size[1]}:flags=area,format=gray"
+    proc = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-f", "lavfi", "-i",
+         f"color=white:s={mono.width}x{mono.height}:d=0.04", "-frames:v", "1", "-vf", chain,
+         "-f", "rawvideo", "pipe:1"],
+        capture_output=True,
+    )  # fmt: skip
+    if proc.returncode != 0 or len(proc.stdout) < size[0] * size[1]:
+        raise InputError(f"could not compute the seen part of a {w}x{h} {layout.projection} video: "
+                         f"{proc.stderr.decode(errors='replace')[-300:]}")  # fmt: skip
+    return np.frombuffer(proc.stdout, np.uint8)[: size[0] * size[1]].reshape(size[1], size[0]) > 127
