@@ -1,5 +1,6 @@
 """A video library processed run after run, through the workflow's command line: a folder with
-one good clip (not 2:1, so it warns), two broken files and one file left out by `exclude`.
+one good clip (not 2:1, so it warns), two broken files, one file left out by an `exclude` pattern
+and one by the sample sheet's `exclude` column.
 
 One run of the folder (module fixture) is shared: the closing table names the failed videos with
 their reasons and logs; the next run skips them in one line; the same folder spelled differently
@@ -55,9 +56,12 @@ def library(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     (videos / "bad.mp4").write_bytes(b"")
     (videos / "notes.mp4").write_text("not a video\n")
     shutil.copy2(videos / "clip.mp4", videos / "skip_me.mp4")
+    shutil.copy2(videos / "clip.mp4", videos / "old.mp4")
+    (workdir / "sheet.tsv").write_text("video\texclude\nold\tyes\nclip\t\n")
     config = {
         "videos": "videos",
         "exclude": ["SKIP_*"],
+        "sheet": "sheet.tsv",
         "flow": {"method": "dis", "width": 256},
         "model": {"device": "cpu"},
         "render": {"width": 256, "preset": "ultrafast"},
@@ -74,15 +78,17 @@ def test_closing_table_names_failed_and_skipped_videos(library):
     workdir, run = library
     text = console(run)
     assert run.returncode == 1, text[-3000:]
-    table = text[text.index("videos: 1 finished, 2 failed, 1 skipped"):]
+    table = text[text.index("videos: 1 finished, 2 failed, 2 skipped"):]
     assert re.search(r"finished +clip +results/clip/", table), table
     for name in ("bad", "notes"):
         assert re.search(rf"failed +{name} +probe: cannot read video .*{name}\.mp4.* \(log: logs/probe/{name}\.log\)", table), table
     assert re.search(r"skipped +skip_me +excluded by the pattern 'SKIP_\*'", table), table
+    assert re.search(r"skipped +old +excluded by the sample sheet \(column `exclude`\)", table), table
     assert re.search(r"warning +clip +probe: clip\.mp4 is 256x144, not 2:1", table), table
     assert "snakemake --report report.html (about" in table
     assert "Shell command: None" not in text
-    assert not (workdir / "results" / "skip_me").exists() and not (workdir / "logs" / "probe" / "skip_me.log").exists()
+    for name in ("skip_me", "old"):
+        assert not (workdir / "results" / name).exists() and not (workdir / "logs" / "probe" / f"{name}.log").exists()
 
 
 def test_warnings_in_provenance(library):
@@ -117,7 +123,7 @@ def test_failed_video_stays_failed_until_the_file_changes(library):
         lines = [line for line in text.splitlines() if line.startswith(f"skipped {name}.mp4: failed before")]
         assert len(lines) == 1 and f"logs/probe/{name}.log" in lines[0], text[:3000]
     assert "rule probe" not in text and "Nothing to be done" in text
-    assert "videos: 1 finished, 3 skipped" in text
+    assert "videos: 1 finished, 4 skipped" in text
     # a changed file is tried again
     bad = workdir / "videos" / "bad.mp4"
     before = bad.stat()
@@ -157,7 +163,7 @@ def test_report_of_what_finished_plays_its_viewer(library, tmp_path):
     size = report.stat().st_size / 1e6
     assert abs(size - stated) < 0.25 * size, (size, stated)
     # the front page lists what is not in the report, with the reason
-    for text in ("Not in this report (3)", "bad", "notes", "skip_me", "cannot read video", "excluded by the pattern",
+    for text in ("Not in this report (4)", "bad", "notes", "skip_me", "cannot read video", "excluded by the pattern",
                  "not 2:1"):  # fmt: skip
         assert text in html, text
     # the report carries the lighter viewer page, not the whole one, and it plays inside the report's iframe

@@ -62,6 +62,9 @@ def test_a_failed_source_stays_failed_until_it_changes(tmp_path):
     assert "failed before (probe: cannot read video; log: logs/probe/bad.log)" in selection.skipped["bad"]
     os.utime(source, ns=(0, source.stat().st_mtime_ns + 10**9))  # replaced or touched: tried again
     assert list(select_videos({"bad": str(source)}, exclude=[], results=results).videos) == ["bad"]
+    # the sample sheet's exclude column
+    assert select_videos({"good": str(good)}, exclude=[], results=results, sheet_excluded={"good"}).skipped == {
+        "good": "excluded by the sample sheet (column `exclude`)"}  # fmt: skip
     # an error of a later stage is retried on every run
     write_failure(failure_path(results, "good"), video="good", rule="inference", reason="out of memory",
                   log="logs/inference/good.log", source=str(good))  # fmt: skip
