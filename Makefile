@@ -4,15 +4,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 # The tests' data (checkpoints, test clip, golden fixtures; docs/contributing.md) is read from
-# SSTSAL_SHARED, by default a folder `shared` beside the repository. Its models/, when present,
-# is also where `make run` takes the checkpoints from instead of downloading them.
-SSTSAL_SHARED ?= $(abspath ../shared)
+# SSTSAL_SHARED, by default a folder `shared` beside the repository when there is one; without
+# it the tests build that data once from the published sources (tests/testdata.py). Its models/,
+# when present, is also where `make run` takes the checkpoints from instead of downloading them.
+SSTSAL_SHARED ?= $(wildcard $(abspath ../shared))
 export SSTSAL_SHARED
-SSTSAL_MODELS ?= $(wildcard $(SSTSAL_SHARED)/models)
+SSTSAL_MODELS ?= $(if $(SSTSAL_SHARED),$(wildcard $(SSTSAL_SHARED)/models))
 export SSTSAL_MODELS
 CORES ?= all
 
-.PHONY: venv test lint run bench bench-e2e clean
+.PHONY: venv test test-fast test-data lint run bench bench-e2e clean
 
 venv: $(VENV)/.installed
 
@@ -26,6 +27,15 @@ $(VENV)/.installed: pyproject.toml
 
 test: venv
 	$(PY) -m pytest -q -ra
+
+# Everyday work: the unit tests, without the integration tests marked slow (workflow runs, SLURM,
+# the browser, training runs). `make test` runs both.
+test-fast: venv
+	$(PY) -m pytest -q -ra -m "not slow"
+
+# The test data built from the published sources (what the first test run does without SSTSAL_SHARED).
+test-data: venv
+	$(PY) tests/testdata.py fetch
 
 # ruff (workflow/scripts know Snakemake's `snakemake` global), snakefmt, and Snakemake's own lint
 # on the .test config (its demo clip is written first: the workflow needs a video to plan).

@@ -9,21 +9,19 @@ from __future__ import annotations
 
 import atexit
 import functools
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
+import snakemake_run
 import yaml
-from videoclips import make_clip, shared_dir
+from snakemake_run import REPO, SNAKEMAKE, environment  # noqa: F401  (tests import them from here)
+from videoclips import make_clip
 
 from sstsal.media.saliency_stack import load_stack
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 VIDEO = "clip"
 # 84 frames at 24 fps, every round(24 / 8) = 3rd sampled: 28 frames. More than one 20-frame
 # inference window: the published window [0, 20) and the tail window [8, 28) kept from 20 on.
@@ -48,13 +46,6 @@ def clip_config(chunk_frames: int = 0) -> dict:
     }
 
 
-def environment() -> dict:
-    models = shared_dir() / "models"
-    if not (models / "SST_Sal.pth").is_file():
-        raise AssertionError(f"missing the published checkpoints in {models}: set SSTSAL_SHARED to ../shared")
-    return dict(os.environ, SSTSAL_MODELS=str(models), PATH=f"{SNAKEMAKE.parent}:{os.environ['PATH']}")
-
-
 def new_workdir(root: Path, chunk_frames: int = 0) -> Path:
     """``root`` with the clip in videos/ and config/config.yaml (where the Snakefile looks)."""
     make_clip(root / "videos" / f"{VIDEO}.mp4", width=256, height=128, fps=24, seconds=3.5)
@@ -65,13 +56,7 @@ def new_workdir(root: Path, chunk_frames: int = 0) -> Path:
 
 def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run the repository's workflow in ``workdir``; raise with the output's tail when it fails."""
-    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
-    result = subprocess.run(cmd, cwd=REPO, env=environment(), capture_output=True, text=True, timeout=timeout)
-    if result.returncode != 0:
-        raise AssertionError(
-            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-8000:]}"
-        )
-    return result
+    return snakemake_run.snakemake(workdir, *args, cores=None, timeout=timeout)
 
 
 @functools.cache

@@ -41,6 +41,7 @@ def test_stage_times_sum_videos_and_chunks(tmp_path):
     assert stages == {"flow": (15.5, 12.0, 2), "flow_chunk": (5.0, 2.5, 2)}
 
 
+@pytest.mark.slow
 def test_gpu_busy_share_from_nvidia_smi(tmp_path, monkeypatch):
     """A stand-in nvidia-smi prints two GPUs' utilisation; the sampler averages each."""
     fake = tmp_path / "bin" / "nvidia-smi"
@@ -78,6 +79,7 @@ def test_refuses_a_workdir_with_results(tmp_path):
     assert result.stderr.startswith("error: --workdir") and "already holds results/" in result.stderr
 
 
+@pytest.mark.slow
 def test_device_e2e_on_cpu(tmp_path, shared):
     """The GPU machine's command with its CUDA parts skipped: both clips, one table each."""
     clip = make_clip(tmp_path / "clip.mp4", width=256, height=128, fps=24, seconds=1.5)

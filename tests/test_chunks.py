@@ -149,6 +149,7 @@ def test_gather_flow_names_a_missing_chunk(tmp_path):
     assert not (tmp_path / "flow").exists()
 
 
+@pytest.mark.slow  # a workflow run
 def test_chunks_gather_to_the_unchunked_outputs_bit_for_bit(tmp_path):
     """The chunk steps of the workflow (flow_chunk, gather_flow, inference_chunk,
     gather_saliency) on the reference run's frames give its flow images, maps and stack.
@@ -185,6 +186,7 @@ def test_chunks_gather_to_the_unchunked_outputs_bit_for_bit(tmp_path):
     assert np.array_equal(maps.view(np.uint16), ref_maps.view(np.uint16))
 
 
+@pytest.mark.slow  # a workflow run
 def test_turning_chunks_on_plans_a_job_per_chunk(tmp_path):
     """On a finished unchunked run, chunk_frames reruns flow and inference as chunk jobs
     (the gather rules take over the outputs); a flow setting reaches every flow chunk."""

@@ -5,37 +5,27 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import pytest
+import snakemake_run
 import yaml
 from synthetic_saliency import write_moving_blobs
-from videoclips import shared_dir
 
 from sstsal.evaluation.metrics import METRIC_NAMES
 from sstsal.model.checkpoint import load_model
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+# Integration tests (workflow runs with evaluation and training): `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
 
 
 def run_snakemake(workdir: Path, config: dict, *args: str, check: bool = True,
                   config_name: str = "config.yaml") -> subprocess.CompletedProcess:  # fmt: skip
-    models = shared_dir() / "models"
-    assert (models / "SST_Sal_wo_OF.pth").is_file(), f"missing shared checkpoints in {models} (set SSTSAL_SHARED)"
     (workdir / config_name).write_text(yaml.safe_dump(config))
-    env = dict(os.environ, SSTSAL_MODELS=str(models), PATH=f"{SNAKEMAKE.parent}:{os.environ['PATH']}")
-    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(workdir / config_name), "--cores", "2", *args]  # fmt: skip
-    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    return result
+    return snakemake_run.snakemake(workdir, *args, configfile=workdir / config_name, cwd=workdir, check=check)
 
 
 def make_config(workdir: Path, **changes) -> dict:

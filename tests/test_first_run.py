@@ -13,23 +13,22 @@ import time
 from pathlib import Path
 
 import pytest
+import snakemake_run
 import yaml
+from snakemake_run import REPO
 from videoclips import make_clip, shared_dir
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 SETTINGS = {"flow": {"width": 256}, "model": {"device": "cpu"}, "render": {"width": 256, "preset": "ultrafast"},
             "summary": {"frames": 4}}  # fmt: skip
 
 
+# Integration tests (workflow runs on a fresh machine, a package build): `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 def isolated_env(cache: Path, *, models: Path | None = None) -> dict:
     """A model cache of its own (``cache``) and SSTSAL_MODELS only when given: what a fresh machine has."""
-    env = dict(os.environ, SSTSAL_CACHE=str(cache), PATH=f"{SNAKEMAKE.parent}:{os.environ['PATH']}",
-               TORCH_HOME=str(cache / "torch"))  # fmt: skip
-    env.pop("SSTSAL_MODELS", None)
-    if models is not None:
-        env["SSTSAL_MODELS"] = str(models)
-    return env
+    return snakemake_run.environment(models=models, SSTSAL_CACHE=str(cache), TORCH_HOME=str(cache / "torch"))
 
 
 def workdir_with_clip(root: Path, seconds: float = 1.5) -> Path:
@@ -42,12 +41,11 @@ def workdir_with_clip(root: Path, seconds: float = 1.5) -> Path:
 
 def snakemake_cmd(workdir: Path, *config: str) -> list[str]:
     settings = [f"{key}={json.dumps(value)}" for key, value in SETTINGS.items()]
-    return [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "2",
-            "--config", *settings, *config]  # fmt: skip
+    return snakemake_run.command(workdir, "--config", *settings, *config)
 
 
 def run(cmd: list[str], env: dict, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return snakemake_run.run(cmd, cwd=cwd, env=env, check=False)
 
 
 def test_missing_checkpoints_stop_before_any_job(tmp_path):

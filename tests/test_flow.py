@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 import torch
+from testdata import data_root
 from torchvision.utils import flow_to_image
 
 from sstsal.cli import main
@@ -24,14 +24,14 @@ from sstsal.flow.engines import (
 )
 from sstsal.flow.raft import RaftFlow, load_raft
 
-SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = data_root()
 GOLDEN = SHARED / "fixtures" / "raft-golden"
 
 
 def golden(name: str) -> Path:
     path = GOLDEN / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (set SSTSAL_SHARED)")
+        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (see tests/testdata.py)")
     return path
 
 
@@ -110,6 +110,7 @@ def test_seam_wrap_finds_motion_across_the_seam():
 # ---- the stage end to end --------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # RAFT-large on the CPU
 def test_raft_stage_end_to_end_on_cpu(tmp_path):
     frames = write_pan(tmp_path / "frames", 3)
     out = tmp_path / "flow"
@@ -210,7 +211,7 @@ def test_raft_with_too_small_width_says_so(tmp_path, capsys):
     assert not (tmp_path / "flow").exists()
 
 
-@pytest.mark.parametrize("method", ["dis", "raft"])
+@pytest.mark.parametrize("method", ["dis", pytest.param("raft", marks=pytest.mark.slow)])
 def test_frame_ranges_give_the_whole_video_images(tmp_path, method):
     frames = write_pan(tmp_path / "frames", 5)
     options = dict(method=method, checkpoint=golden("raft-random-init.pth"), iters=2, device="cpu",

@@ -154,16 +154,14 @@ def dry_run(workdir: Path, *extra: str) -> str:
     if not (workdir / "videos" / "clip.mp4").exists():
         make_clip(workdir / "videos" / "clip.mp4", width=256, height=128, fps=8, seconds=1)
     (workdir / "config" / "config.yaml").write_text("videos: videos\nmodel:\n  device: cuda\n")
-    env = dict(os.environ, SSTSAL_SIMULATED_GPUS="3", PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
-    out = subprocess.run(
-        [sys.executable, "-m", "snakemake", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-         "--cores", "4", *extra],
-        capture_output=True, text=True, env=env,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr[-3000:]
+    import snakemake_run
+
+    env = snakemake_run.environment(SSTSAL_SIMULATED_GPUS="3", PYTHONPATH=f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}")
+    out = snakemake_run.snakemake(workdir, "-n", *extra, cores=4, env=env)
     return out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_workflow_runs_one_gpu_job_per_gpu_unless_told(tmp_path):
     assert "GPU jobs at once: 3 (3 GPU(s) x 1 job(s) each)" in dry_run(tmp_path)
     assert "GPU jobs at once: 2 (2 GPU(s) x 1 job(s) each)" in dry_run(tmp_path, "--config", "gpus={count: 2}")

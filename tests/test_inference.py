@@ -31,6 +31,7 @@ def test_plan_reproduces_published_windows_and_covers_every_frame():
         assert all(w.keep_from - w.start >= 4 for w in plan_windows(n)[1:])
 
 
+@pytest.mark.slow  # the whole golden clip; tests/test_golden_quick.py is the fast tier's check
 @pytest.mark.parametrize("kind,no_flow", [("with_flow", False), ("no_flow", True)])
 def test_golden_maps_of_the_published_code(tmp_path, kind, no_flow):
     frames = shared_path(f"{GOLDEN}/input/frames/001")
@@ -54,6 +55,7 @@ def test_golden_maps_of_the_published_code(tmp_path, kind, no_flow):
         assert extra not in expected.files and np.ptp(raw[extra]) > 0
 
 
+@pytest.mark.slow  # the whole golden clip; tests/test_golden_quick.py is the fast tier's check
 def test_frame_range_is_bit_identical_to_a_whole_run(tmp_path):
     frames = shared_path(f"{GOLDEN}/input/frames/001")
     whole = predict_folder(frames, tmp_path / "whole", no_flow=True, device="cpu", progress=False)
@@ -95,6 +97,7 @@ def frame_set(tmp_path) -> tuple[Path, Path]:
     return frames, flow
 
 
+@pytest.mark.slow  # whole predict runs through the CLI
 def test_cli_predict_writes_every_frame(frame_set, tmp_path):
     frames, flow = frame_set
     result = _cli("predict", "--frames", str(frames), "--flow", str(flow), "--out", str(tmp_path / "out"), "--save-raw")
@@ -157,6 +160,7 @@ def test_predict_refuses_an_output_folder_with_other_content(frame_set, tmp_path
     assert len(list(frames.iterdir())) == 5
 
 
+@pytest.mark.slow  # whole predict runs through the CLI
 def test_predict_replaces_its_own_earlier_output(frame_set, tmp_path):
     frames, flow = frame_set
     out = tmp_path / "out"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from pathlib import Path
 from urllib.error import URLError
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from testdata import data_root
 from torchvision.models.optical_flow import raft_large
 from torchvision.utils import flow_to_image
 
@@ -29,7 +29,7 @@ from sstsal.flow.raft import (
     resolve_checkpoint,
 )
 
-SHARED = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+SHARED = data_root()
 GOLDEN = SHARED / "fixtures" / "raft-golden"
 GIB = 1 << 30
 
@@ -37,7 +37,7 @@ GIB = 1 << 30
 def golden(name: str) -> Path:
     path = GOLDEN / name
     if not path.exists():
-        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (set SSTSAL_SHARED)")
+        pytest.fail(f"{path} is missing: the shared RAFT fixture is needed (see tests/testdata.py)")
     return path
 
 
@@ -182,6 +182,7 @@ def test_corrupt_cached_torchvision_weights(empty_model_dirs):
 # ---- exactness against the published code ------------------------------------------------------
 
 
+@pytest.mark.slow  # RAFT-large on the CPU
 @pytest.mark.parametrize("case, horizontal", [("sintel", "replicate"), ("room", "wrap")])
 def test_golden_flow_of_the_published_code(model, case, horizontal):
     frames = [read_rgb(golden(f"{case}_frame{i}.png")) for i in (1, 2)]
@@ -241,6 +242,7 @@ def test_bad_seam_settings(kwargs):
         equirect_padding(128, 256, **kwargs)
 
 
+@pytest.mark.slow  # RAFT-large on the CPU
 def test_seam_wrap_equals_torchvision_on_a_wrapped_frame(model):
     frames = pan_frames(2, width=240)
     margin = 16
@@ -259,6 +261,7 @@ def pair_by_pair(model) -> tuple[list[np.ndarray], list[np.ndarray]]:
     return frames, [torchvision_pair(model, a, b, iters=5) for a, b in zip(frames[:-1], frames[1:])]
 
 
+@pytest.mark.slow  # RAFT-large on the CPU
 @pytest.mark.parametrize("batch_size", [1, 2])
 def test_reuse_equals_pair_by_pair(model, pair_by_pair, batch_size):
     frames, plain = pair_by_pair
@@ -338,6 +341,7 @@ def test_engine_refuses_before_computing(model):
     assert engine.frames_encoded == 0
 
 
+@pytest.mark.slow  # RAFT-large on the CPU
 def test_cpu_run_warns_with_a_time_estimate(model, caplog):
     caplog.set_level(logging.INFO, logger="sstsal")
     list(RaftFlow(model, iters=1).pairs(pan_frames(3), num_frames=3))
@@ -345,6 +349,7 @@ def test_cpu_run_warns_with_a_time_estimate(model, caplog):
     assert any("slow" in m and "for 2 pairs" in m and "dis" in m for m in warnings), warnings
 
 
+@pytest.mark.slow  # RAFT-large on the CPU
 def test_out_of_memory_halves_the_batch(model, pair_by_pair, monkeypatch, caplog):
     frames, plain = pair_by_pair
     engine = RaftFlow(model, iters=5, batch_size=3)
@@ -383,6 +388,7 @@ def test_own_grid_and_upsampling_equal_torchvision():
     assert torch.equal(raft.convex_upsample(flow, up_mask), _utils.upsample_flow(flow, up_mask))
 
 
+@pytest.mark.slow  # RAFT-large on the CPU
 def test_video_raft_shares_the_modules_and_equals_forward(model):
     plain = raft_large(weights=None)
     video = raft.VideoRAFT.from_raft(plain)

@@ -4,19 +4,17 @@ profiles/slurm holding only the site's settings."""
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+import snakemake_run
 import yaml
 from videoclips import make_clip
 
 from sstsal.frame_size import flow_working_width
 from sstsal.pipeline.resources import REFERENCE_WIDTH, flow_size_factor, scaled_request
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+REPO = snakemake_run.REPO
 
 
 def test_flow_working_width_is_capped_by_the_source():
@@ -51,10 +49,7 @@ def test_scaled_request_grows_with_the_attempt_and_rounds_up():
 
 def dry_run_requests(workdir: Path, *args: str) -> dict[str, dict[str, str]]:
     """{rule: its threads and resources} of every job a dry run plans (one video)."""
-    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "--cores", "8",
-           "--dry-run", *args]  # fmt: skip
-    out = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    out = snakemake_run.snakemake(workdir, "--dry-run", *args, cores=8, cwd=workdir, timeout=300)
     found: dict[str, dict[str, str]] = {}
     rule = None
     for line in (out.stdout + out.stderr).splitlines():
@@ -69,6 +64,7 @@ def dry_run_requests(workdir: Path, *args: str) -> dict[str, dict[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_rules_declare_threads_memory_and_time_scaled_by_the_flow_width(tmp_path):
     make_clip(tmp_path / "videos" / "clip.mp4", width=256, height=128, fps=12, seconds=1)
     (tmp_path / "config").mkdir()
@@ -96,12 +92,7 @@ def test_rules_declare_threads_memory_and_time_scaled_by_the_flow_width(tmp_path
     assert (wide["inference"]["mem_mb"], wide["extract_frames"]["mem_mb"]) == ("16000", "8000")
 
     # once the probe record says the source is 256 wide, the flow runs at 256: the stated requests
-    probe = subprocess.run(
-        [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
-         "results/clip/video.json"],  # fmt: skip
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )
-    assert probe.returncode == 0, probe.stderr[-3000:]
+    snakemake_run.snakemake(tmp_path, "results/clip/video.json", cores=1, cwd=tmp_path, timeout=300)
     capped = dry_run_requests(tmp_path, "--config", "flow={method: dis, width: 4096}")
     assert (capped["flow"]["mem_mb"], capped["flow"]["runtime"]) == ("16000", "120")
     assert capped["extract_flow_frames"]["mem_mb"] == "8000"

@@ -60,6 +60,10 @@ QUEUE_FIELDS = {  # squeue -O field: our name (no value of these fields contains
 }
 
 
+# Integration tests (workflow runs on a SLURM cluster): `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 def jobs_in_queue(*args: str) -> dict[str, dict[str, str]]:
     """{job id: {field: value}} from squeue (the CI cluster keeps finished jobs 10 minutes)."""
     fmt = ",".join(f"{field}:400" for field in QUEUE_FIELDS)

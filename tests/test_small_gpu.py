@@ -59,6 +59,7 @@ def test_simulated_free_memory(monkeypatch):
         available_memory(torch.device("cpu"))
 
 
+@pytest.mark.slow  # RAFT through the CLI
 def test_flow_command_stops_before_any_work(tmp_path):
     frames = tmp_path / "frames"
     frames.mkdir()

@@ -15,6 +15,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 from synthetic_saliency import write_moving_blobs
+from videoclips import shared_dir
 
 from sstsal.cli import main
 from sstsal.errors import InputError
@@ -127,6 +128,7 @@ def _val_sequence(blobs: Path) -> tuple[torch.Tensor, np.ndarray]:
     return x[None], y[:, 0].numpy()
 
 
+@pytest.mark.slow
 def test_training_lowers_validation_loss_and_the_result_predicts(trained: Path, blobs: Path, tmp_path: Path):
     log = read_loss_log(trained)
     assert [row["epoch"] for row in log] == [0, 1, 2]
@@ -156,6 +158,7 @@ def test_training_lowers_validation_loss_and_the_result_predicts(trained: Path, 
     assert sorted(p.name for p in out.glob("*.png")) == [f"001_{n:04d}.png" for n in range(16)]
 
 
+@pytest.mark.slow
 def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(trained: Path, blobs: Path, tmp_path: Path):
     out = tmp_path / "resumed"
     assert main(["train", "--data", str(blobs), "--epochs", "1", "--out", str(out), *TINY]) == 0
@@ -168,6 +171,7 @@ def test_resuming_gives_the_same_weights_as_an_uninterrupted_run(trained: Path, 
     np.testing.assert_equal(strip(read_loss_log(out)), strip(read_loss_log(trained)))  # NaN == NaN here
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_mid_epoch_to_the_same_weights(trained: Path, blobs: Path, tmp_path: Path):
     out = tmp_path / "killed"
     # Checkpoint after every step (0.0001 minutes), then kill -9 in the middle of the first epoch.
@@ -196,6 +200,7 @@ def test_a_killed_run_resumes_mid_epoch_to_the_same_weights(trained: Path, blobs
     assert read_loss_log(out)[1]["train_loss"] == read_loss_log(trained)[1]["train_loss"]
 
 
+@pytest.mark.slow
 def test_training_errors_are_clear(blobs: Path, trained: Path, tmp_path: Path, capsys):
     assert main(["train", "--data", str(blobs), "--epochs", "1", "--out", str(trained), *TINY]) == 2
     assert "pass --resume" in capsys.readouterr().err
@@ -213,9 +218,10 @@ def test_training_errors_are_clear(blobs: Path, trained: Path, tmp_path: Path, c
         TrainConfig(height=25).check()
 
 
+@pytest.mark.slow
 def test_fine_tuning_starts_from_the_published_checkpoint(blobs: Path, tmp_path: Path):
-    published = Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "models" / "SST_Sal.pth"
-    assert published.is_file(), f"missing {published} (set SSTSAL_SHARED)"
+    published = shared_dir() / "models" / "SST_Sal.pth"
+    assert published.is_file(), f"missing {published} (see tests/testdata.py)"
     out = tmp_path / "tuned"
     tiny = TINY[: TINY.index("--hidden")] + TINY[TINY.index("--hidden") + 2 :]  # the published width, 36
     split = tmp_path / "split.txt"

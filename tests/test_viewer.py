@@ -21,6 +21,10 @@ from sstsal.viewing.viewer import ViewerSettings, make_viewer
 YY, XX = np.mgrid[0:240, 0:320]
 
 
+# Integration tests (a real browser): `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory):
     """viewer.html of a 4 s clip whose saliency sits at yaw ~ +100 degrees (far from the start view)."""

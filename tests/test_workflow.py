@@ -19,16 +19,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import snakemake_run
 import yaml
+from snakemake_run import REPO, SNAKEMAKE
 from videoclips import make_audio_only, make_clip, shared_dir, truncate
 
 from sstsal.media.saliency_stack import load_stack
 from sstsal.media.video import probe_video
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 VIDEO = "café scene.v1"  # a space, a dot and a non-ASCII letter in the wildcard
 SAMPLED = 18  # 36 frames at 12 fps: every round(12 / 8) = 2nd frame
+
+
+# Integration tests (whole workflow runs): `make test-fast` leaves them out.
+pytestmark = pytest.mark.slow
 
 
 def base_config(**changes) -> dict:
@@ -48,10 +52,7 @@ def base_config(**changes) -> dict:
 
 
 def environment() -> dict:
-    models = shared_dir() / "models"
-    assert (models / "SST_Sal.pth").is_file(), f"missing shared checkpoints in {models} (set SSTSAL_SHARED)"
-    env = dict(os.environ, SSTSAL_MODELS=str(models), PATH=f"{SNAKEMAKE.parent}:{os.environ['PATH']}")
-    return env
+    return snakemake_run.environment()
 
 
 def snakemake(workdir: Path, *args: str, config: dict | None = None, user: str | None = None,
@@ -60,16 +61,12 @@ def snakemake(workdir: Path, *args: str, config: dict | None = None, user: str |
     config_file = workdir / "config.yaml"
     if config is not None:
         config_file.write_text(yaml.safe_dump(config, allow_unicode=True))
-    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(config_file), "--cores", "2", *args]  # fmt: skip
+    cmd = snakemake_run.command(workdir, *args, configfile=config_file)
     env = environment()
     if user is not None:
         cmd = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *cmd]
         env["HOME"] = str(workdir)  # the unprivileged user's caches go to a folder it owns
-    result = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True)
-    if check and result.returncode != 0:
-        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
-    return result
+    return snakemake_run.run(cmd, cwd=workdir, env=env, check=check, timeout=1800)
 
 
 def planned_jobs(workdir: Path, config: dict | None = None) -> list[tuple[str, str | None]]:

@@ -88,5 +88,8 @@ def decode_opencv(path: str | os.PathLike) -> list[np.ndarray]:
 
 
 def shared_dir() -> Path:
-    """../shared (or $SSTSAL_SHARED): read-only data that tests may use but never copy into the repo."""
-    return Path(os.environ.get("SSTSAL_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+    """The test data (``SSTSAL_SHARED``, ../shared or the built cache, see tests/testdata.py): read-only
+    data that tests may use but never copy into the repo."""
+    from testdata import data_root
+
+    return data_root()

@@ -23,10 +23,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sstsal.errors import CheckpointError
+    from sstsal.flow.raft.weights import copy_targets
     from sstsal.model.weights import CHECKPOINTS, checkpoint_path, copy_from_folder
 
     if args.source:
-        copied = dict(copy_from_folder(args.source, args.names or None))
+        copied = dict(copy_from_folder(args.source, args.names or None, extra=copy_targets()))
         for name, dest in copied.items():
             print(f"{name}: {dest}")
         # both SST-Sal checkpoints must end up somewhere the workflow looks (the cache or SSTSAL_MODELS)

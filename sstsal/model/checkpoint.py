@@ -156,7 +156,7 @@ def load_model(path: str | os.PathLike) -> SSTSal:
     """Load a published ``.pth`` or our ``.safetensors`` checkpoint, safely."""
     path = Path(path)
     if not path.is_file():
-        from sstsal.model.weights import models_dir
+        from sstsal.published import models_dir
 
         raise CheckpointError(
             f"checkpoint {path} does not exist: check the path (`sstsal download` puts the published "

@@ -10,11 +10,11 @@ fail the download, and on an offline machine both fail at once (DNS).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from sstsal.errors import CheckpointError
+from sstsal.published import places
 
 # A check that waits a minute for an unreachable server before saying so helps nobody.
 CHECK_TIMEOUT_S = 20.0
@@ -26,15 +26,6 @@ class FoundCheckpoint:
 
     role: str
     path: Path
-
-
-def _places(name: str) -> str:
-    from sstsal.model.weights import models_dir
-
-    places = [str(models_dir() / name)]
-    if os.environ.get("SSTSAL_MODELS"):
-        places.append(str(Path(os.environ["SSTSAL_MODELS"]).expanduser() / name))
-    return " or ".join(places)
 
 
 def ensure_sstsal_checkpoint(checkpoint: str | None, *, use_flow: bool) -> FoundCheckpoint:
@@ -58,7 +49,7 @@ def ensure_sstsal_checkpoint(checkpoint: str | None, *, use_flow: bool) -> Found
             raise  # a corrupt copy: its own message says which file to delete
         raise CheckpointError(
             f"the run needs {name} ({role}), which is not in the model cache and could not be downloaded. "
-            f"Put it at {_places(name)}: `sstsal download --from DIR` copies it from a folder that has it "
+            f"Put it at {places(name)}: `sstsal download --from DIR` copies it from a folder that has it "
             f"(`sstsal download` when online); or set model.checkpoint to weights of your own"
         ) from None
 
@@ -86,7 +77,7 @@ def ensure_raft_weights(spec: str | None, *, why: str) -> FoundCheckpoint:
         except Exception:  # URLError, socket errors, a hash mismatch: all mean "not available"
             raise CheckpointError(
                 f"{why} and needs the RAFT weights, which are not here and could not be downloaded. Put the "
-                f"published {PUBLISHED_CHECKPOINT_NAME} at {_places(PUBLISHED_CHECKPOINT_NAME)} or torchvision's "
+                f"published {PUBLISHED_CHECKPOINT_NAME} at {places(PUBLISHED_CHECKPOINT_NAME)} or torchvision's "
                 f"{path.name} at {path} (`sstsal download --from DIR` copies either from a folder), {alternative}"
             ) from None
     return FoundCheckpoint("RAFT (torchvision port of raft-sintel)", path)

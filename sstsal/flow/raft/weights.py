@@ -20,6 +20,7 @@ from sstsal.errors import CheckpointError
 from sstsal.flow.raft.correlation import SharedCorrBlock
 from sstsal.flow.raft.network import VideoRAFT
 from sstsal.hashing import sha256_of
+from sstsal.published import CopyTarget, find_checkpoint, model_dirs, models_dir, places
 
 logger = logging.getLogger(__name__)
 
@@ -182,36 +183,22 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, Tensor]:
     return dict(state)
 
 
-def _models_dirs() -> list[Path]:
-    """Folders searched for a local ``raft-sintel.pth``, most specific first."""
-    dirs: list[Path] = []
-    if os.environ.get("SSTSAL_MODELS"):
-        dirs.append(Path(os.environ["SSTSAL_MODELS"]))
-    try:
-        from sstsal.model.weights import models_dir  # the package's checkpoint cache
-
-        dirs.append(Path(models_dir()))
-    except (ImportError, AttributeError):
-        dirs.append(Path.home() / ".cache" / "sstsal" / "models")
-    unique: list[Path] = []
-    for d in dirs:
-        if d not in unique:
-            unique.append(d)
-    return unique
-
-
 def find_published_checkpoint() -> Path | None:
-    """A local ``raft-sintel.pth`` in the model folders, or None."""
-    for folder in _models_dirs():
-        candidate = folder / RaftWeights.RAFT_SINTEL.file_name
-        if candidate.is_file():
-            return candidate
-    return None
+    """A local ``raft-sintel.pth`` in the model folders (``SSTSAL_MODELS``, the cache), or None."""
+    return find_checkpoint(RaftWeights.RAFT_SINTEL.file_name)
 
 
 def torchvision_weights_path() -> Path:
     """Where torchvision keeps (or would download) ``Raft_Large_Weights.C_T_SKHT_V1``."""
     return Path(torch.hub.get_dir()) / "checkpoints" / RaftWeights.TORCHVISION.file_name
+
+
+def copy_targets() -> dict[str, CopyTarget]:
+    """The RAFT weights ``sstsal download --from`` takes: the published ``raft-sintel.pth`` (to the
+    model cache) and torchvision's file (to the torch hub cache, where torchvision looks)."""
+    sintel = RaftWeights.RAFT_SINTEL
+    hub = torchvision_weights_path()
+    return {sintel.file_name: CopyTarget(models_dir() / sintel.file_name, sintel.value.sha256), hub.name: CopyTarget(hub, None)}
 
 
 def _torchvision_state_dict() -> dict[str, Tensor]:
@@ -229,7 +216,7 @@ def _torchvision_state_dict() -> dict[str, Tensor]:
         raise CheckpointError(
             f"could not download torchvision's RAFT weights ({exc}). Offline, copy "
             f"{RaftWeights.TORCHVISION.file_name} to {path}, or put the published "
-            f"{RaftWeights.RAFT_SINTEL.file_name} in {_models_dirs()[0]} (or pass its path with --checkpoint / "
+            f"{RaftWeights.RAFT_SINTEL.file_name} in {model_dirs()[0]} (or pass its path with --checkpoint / "
             "flow.raft_checkpoint); third_party/RAFT/README.md says where both come from"
         ) from exc
     return dict(state)
@@ -258,9 +245,8 @@ def resolve_checkpoint(spec: str | os.PathLike | None = "auto") -> RaftCheckpoin
         if local is not None:
             return RaftCheckpoint("published", local, f"{RaftWeights.RAFT_SINTEL.value.description} at {local}")
         if spec == "raft-sintel":
-            places = " or ".join(str(d / RaftWeights.RAFT_SINTEL.file_name) for d in _models_dirs())
             raise CheckpointError(
-                f"no local {RaftWeights.RAFT_SINTEL.file_name}: put it at {places} (it is in the published RAFT "
+                f"no local {RaftWeights.RAFT_SINTEL.file_name}: put it at {places(RaftWeights.RAFT_SINTEL.file_name)} (it is in the published RAFT "
                 f"models.zip, {RaftWeights.RAFT_SINTEL.value.url}), pass its path, or use 'torchvision' for "
                 "torchvision's port of the same weights"
             )
