@@ -141,6 +141,7 @@ def test_viewer_inside_the_snakemake_report(page, browser, tmp_path):
     assert not errors, errors
 
 
+@pytest.mark.slow
 def test_report_page_of_a_60_s_video_plays_inside_the_report(browser, tmp_path):
     """A 60 s video's page for the report stays under Chromium's 2 MiB limit for the report's
     data: URL iframe, and plays there (the whole page of a real-length video is refused: blank)."""
