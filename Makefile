@@ -52,7 +52,7 @@ run: venv
 	demo_args="$$($(PY) -m sstsal demo-data data/videos)" && \
 	if [ -n "$$SSTSAL_MODELS" ]; then $(PY) -m sstsal download --from "$$SSTSAL_MODELS"; else $(PY) -m sstsal download; fi && \
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(VENV)/bin/snakemake --cores $(CORES) $$demo_args
-	@echo "Results are in $(abspath results)/<video>/ (saliency/, overlay.mp4, contact_sheet.png, directions.csv)"
+	@echo "Results are in $(abspath results)/<video>/: overlay.mp4, director.mp4, viewer.html (open it in a browser), contact_sheet.png, directions.csv, saliency/, provenance.json"
 
 bench: venv
 	$(PY) benchmarks/bench_inference.py

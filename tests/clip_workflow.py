@@ -36,6 +36,7 @@ def clip_config(chunk_frames: int = 0) -> dict:
     return {
         "videos": "videos",
         "chunk_frames": chunk_frames,
+        "extract": {"keep_flow_frames": True},  # the chunk tests read them
         "flow": {"method": "dis", "width": 256},
         "model": {"device": "cpu"},
         "render": {"width": 256, "preset": "ultrafast"},

@@ -22,7 +22,7 @@ from sstsal.viewing.camera import (
     sample_map,
     sphere_mean,
 )
-from sstsal.viewing.director import camera_rays, make_director_cut, project
+from sstsal.viewing.director import camera_rays, make_director_cut, output_size, project
 
 FPS = 24
 YY, XX = np.mgrid[0:240, 0:320]
@@ -136,19 +136,19 @@ def test_director_cut_video(tmp_path):
     names = [f"c_{i:04d}" for i in range(0, 24, 2)]
     maps = blob_maps([(250, 90)] * len(names), noise=0)
     save_stack(tmp_path / "s.npz", dict(zip(names, maps)))
-    settings = DirectorSettings(width=161, height=90, fov=80)
+    settings = DirectorSettings(width=161, height=90, fov=120)  # the source holds 170 pixels across 120 degrees
     measures = make_director_cut(clip, tmp_path / "s.npz", tmp_path / "d.mp4", tmp_path / "d.csv",
                                  settings=settings, preset="ultrafast", progress=False)  # fmt: skip
     info = probe_video(tmp_path / "d.mp4")
     assert (info.width, info.height, info.frame_count, info.fps, info.has_audio) == (160, 90, 24, 12.0, True)
     path = CameraPath.read_csv(tmp_path / "d.csv")
-    assert len(path) == 24 and path.fov == 80 and np.allclose(path.time_s, np.arange(24) / 12, atol=1e-4)
+    assert len(path) == 24 and path.fov == 120 and np.allclose(path.time_s, np.arange(24) / 12, atol=1e-4)
     assert measures.centre_ratio > 5
     # the rendered frames are the full-resolution source seen along the path (up to coding noise)
     source, rendered = decode_opencv(clip), decode_opencv(tmp_path / "d.mp4")
-    expected = project(source[10], camera_rays(160, 90, 80), path.yaw[10], path.pitch[10])
+    expected = project(source[10], camera_rays(160, 90, 120), path.yaw[10], path.pitch[10])
     right = np.abs(rendered[10].astype(int) - expected).mean()
-    wrong = project(source[10], camera_rays(160, 90, 80), path.yaw[10] + 5, path.pitch[10])
+    wrong = project(source[10], camera_rays(160, 90, 120), path.yaw[10] + 5, path.pitch[10])
     assert right < 10 and np.abs(rendered[10].astype(int) - wrong).mean() > 2 * right  # 5 degrees off is visible
 
 
@@ -159,3 +159,11 @@ def test_cli_errors_leave_nothing(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().splitlines()[-1].startswith("error: saliency stack")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
+
+
+def test_director_size_follows_the_source():
+    """No upscaling: the output holds at most the source's pixels across the field of view."""
+    assert output_size((1280, 720), 640, 90) == (160, 90)
+    assert output_size((1280, 720), 3840, 90) == (960, 540)
+    assert output_size((1280, 720), 7680, 90) == (1280, 720)
+    assert output_size((1280, 720), 128, 90) == (32, 18)

@@ -131,10 +131,16 @@ def test_chunked_run_states_each_chunk(run):
     for section in (data["flow"], data["inference"]):
         chunks = section["chunks"]
         assert [c["chunk"] for c in chunks] == ["000000-000008", "000008-000016"]
-        for chunk in chunks:
+        for index, chunk in enumerate(chunks):
             assert chunk["device"] == "cpu" and chunk["gpu"] is None and chunk["host"]
             assert chunk["started"] <= chunk["finished"] and chunk["seconds"] >= 0
-            assert chunk["warnings"] == []
+            # the warnings each chunk's log holds: RAFT on a CPU is slow (every flow chunk); the video
+            # is shorter than a window (the first inference chunk, which starts the video)
+            if section is data["flow"]:
+                assert [w[:16] for w in chunk["warnings"]] == ["RAFT runs on CPU"], chunk["warnings"]
+            else:
+                assert len(chunk["warnings"]) == (index == 0), chunk["warnings"]
+                assert all("fewer than the model's 20-frame window" in w for w in chunk["warnings"])
 
 
 # The parts, without a workflow run.

@@ -139,3 +139,47 @@ def test_viewer_inside_the_snakemake_report(page, browser, tmp_path):
         browser.switch_to.default_content()
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
+
+
+@pytest.mark.slow
+def test_report_page_of_a_60_s_video_plays_inside_the_report(browser, tmp_path):
+    """A 60 s video's page for the report stays under Chromium's 2 MiB limit for the report's
+    data: URL iframe, and plays there (the whole page of a real-length video is refused: blank)."""
+    from sstsal.viewing.viewer import CHROMIUM_URL_LIMIT, REPORT_PAGE_BYTES, make_report_viewer
+
+    clip = make_clip(tmp_path / "long.mp4", width=512, height=256, fps=24, seconds=60, audio=True)
+    names = [f"long_{i:04d}" for i in range(0, 1440, 3)]
+    rng = np.random.default_rng(0)
+    maps = {n: np.exp(-((XX - rng.uniform(40, 280)) ** 2 + (YY - 120) ** 2) / (2 * 15**2)).astype(np.float32)
+            for n in names}  # fmt: skip
+    save_stack(tmp_path / "saliency.npz", maps)
+    info = probe_video(clip)
+    write_director_path(tmp_path / "saliency.npz", info, tmp_path / "director.csv", DirectorSettings())
+    out = tmp_path / "viewer_report.html"
+    size = make_report_viewer(clip, tmp_path / "saliency.npz", tmp_path / "director.csv", out,
+                              settings=ViewerSettings(preset="ultrafast"), info=info, progress=False)  # fmt: skip
+    html = out.read_text(encoding="utf-8")
+    assert size == out.stat().st_size <= REPORT_PAGE_BYTES
+    encoded = base64.b64encode(out.read_bytes()).decode()
+    uri = f"data:text/html;charset=utf8;filename=viewer_report.html;base64,{encoded}"
+    assert len(uri) < CHROMIUM_URL_LIMIT
+    inside = tmp_path / "inside.mp4"
+    inside.write_bytes(base64.b64decode(re.search(r'src="data:video/mp4;base64,([^"]+)"', html)[1]))
+    video = probe_video(inside)
+    assert video.fps == 15 and video.frame_count == 900 and not video.has_audio  # the whole minute, no sound
+    assert video.width >= 256
+    report = tmp_path / "report.html"
+    report.write_text(f'<!doctype html><iframe id="result" style="width:880px;height:720px" src="{uri}"></iframe>')
+    browser.get(report.as_uri())
+    browser.switch_to.frame(browser.find_element("id", "result"))
+    try:
+        state = wait_for(browser, lambda s: s["videoFrames"] > 2 and s["time"] > 0.2)
+        assert state["error"] is None and state["videoFrames"] > 2, f"the video did not play in the report: {state}"
+        mean, spread = browser.execute_script(CANVAS_STATS)
+        assert mean > 30 and spread > 20, f"the view is blank or flat (mean {mean}, spread {spread})"
+        # the end of the minute is there too
+        browser.execute_script("document.getElementById('video').currentTime = 58;")
+        late = wait_for(browser, lambda s: s["time"] > 58.2)
+        assert late["time"] > 58.2 and late["error"] is None, late
+    finally:
+        browser.switch_to.default_content()

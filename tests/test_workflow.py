@@ -92,7 +92,7 @@ def planned_jobs(workdir: Path, config: dict | None = None) -> list[tuple[str, s
 
 def outputs(workdir: Path, video: str) -> dict[str, Path]:
     root = workdir / "results" / video
-    names = ["video.json", "frames", "frames.json", "flow_frames", "flow", "validation.json", "saliency",
+    names = ["video.json", "frames", "frames.json", "flow", "validation.json", "saliency",
              "saliency.npz", "overlay.mp4", "contact_sheet.png", "directions.csv", "director.csv", "director.mp4",
              "viewer.html"]  # fmt: skip
     return {name: root / name for name in names}
@@ -118,15 +118,17 @@ def finished(tmp_path_factory) -> Path:
 def test_whole_run_then_nothing_to_do(finished):
     for name, path in outputs(finished, VIDEO).items():
         assert path.exists(), name
-    for folder in ("frames", "flow", "saliency", "flow_frames"):
+    for folder in ("frames", "flow", "saliency"):
         assert len(list(outputs(finished, VIDEO)[folder].glob("*.png"))) == SAMPLED, folder
+    assert not (finished / "results" / VIDEO / "flow_frames").exists(), "flow_frames/ is temporary by default"
     maps, names = maps_of(finished)
     assert maps.shape == (SAMPLED, 240, 320) and maps.dtype == np.float16
     assert names == [f"{VIDEO}_{i:04d}" for i in range(0, 36, 2)]
     overlay = probe_video(outputs(finished, VIDEO)["overlay.mp4"])
     assert (overlay.width, overlay.height, overlay.frame_count, overlay.fps, overlay.has_audio) == (256, 128, 36, 12, True)
     director = probe_video(outputs(finished, VIDEO)["director.mp4"])
-    assert (director.width, director.height, director.frame_count, director.fps, director.has_audio) == (160, 90, 36, 12, True)
+    # 512 source pixels over 360 degrees hold 128 across the 90-degree view: 128x72, not 160x90
+    assert (director.width, director.height, director.frame_count, director.fps, director.has_audio) == (128, 72, 36, 12, True)
     path = outputs(finished, VIDEO)["director.csv"].read_text().splitlines()
     assert path[0] == "time_s,yaw_deg,pitch_deg,fov_deg,cut" and len(path) == 1 + 36
     assert "saliency at the view centre / mean saliency" in (finished / "logs" / "director_path" / f"{VIDEO}.log").read_text()
@@ -144,7 +146,7 @@ def test_report(finished, tmp_path):
     report = tmp_path / "report.html"
     snakemake(finished, "--report", str(report))
     html = report.read_text(errors="replace")
-    for text in ("overlay.mp4", "contact_sheet.png", "directions.csv", "Overlay videos", "director.mp4", "viewer.html",
+    for text in ("overlay.mp4", "contact_sheet.png", "directions.csv", "Overlay videos", "director.mp4", "viewer_report.html",
                  "Director's cut", "360-degree viewer",
                  "provenance.json", "Provenance"):  # fmt: skip
         assert text in html, text
@@ -202,8 +204,10 @@ def test_render_width_reruns_only_render(finished, tmp_path):
 def test_flow_method_change_reruns_flow_and_after(finished):
     jobs = planned_jobs(finished, base_config(flow={"method": "farneback"}))
     viewing = ["director", "director_path", "viewer"]
-    assert sorted(rule for rule, _ in jobs) == sorted(["flow", "inference", "provenance", "render", "summary", "validate", *viewing])
-    # the model frames and the frames at the flow width stay: extraction does not depend on the method
+    # the frames at the flow width were temporary: extracted again for the new flow
+    assert sorted(rule for rule, _ in jobs) == sorted(["extract_flow_frames", "flow", "inference", "provenance", "render",
+                                                       "summary", "validate", *viewing])  # fmt: skip
+    # the model frames stay: extraction does not depend on the method
     jobs = planned_jobs(finished, base_config(flow={"method": "none"}))
     assert sorted(rule for rule, _ in jobs) == sorted(["inference", "provenance", "render", "summary", "validate", *viewing])
 

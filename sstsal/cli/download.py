@@ -22,13 +22,47 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from sstsal.errors import CheckpointError
     from sstsal.flow.raft.weights import copy_targets
     from sstsal.model.weights import CHECKPOINTS, checkpoint_path, copy_from_folder
 
     if args.source:
-        for name, dest in copy_from_folder(args.source, args.names or None, extra=copy_targets()):
+        copied = dict(copy_from_folder(args.source, args.names or None, extra=copy_targets()))
+        for name, dest in copied.items():
             print(f"{name}: {dest}")
+        # both SST-Sal checkpoints must end up somewhere the workflow looks (the cache or SSTSAL_MODELS)
+        absent = [n for n in (args.names or CHECKPOINTS) if n in CHECKPOINTS and n not in copied and not _found(n)]
+        if absent:
+            raise CheckpointError(
+                f"{args.source} has no {' and no '.join(absent)}, and the model cache has none either: copy "
+                f"{'it' if len(absent) == 1 else 'them'} into {args.source} and run this again, or run "
+                "`sstsal download` where there is internet"
+            )
         return 0
+    found, missing = [], []
     for name in args.names or list(CHECKPOINTS):
-        print(f"{name}: {checkpoint_path(name)}")
+        try:
+            found.append((name, checkpoint_path(name)))
+        except CheckpointError:
+            missing.append(name)
+    for name, path in found:
+        print(f"{name}: {path}")
+    if missing:
+        raise CheckpointError(
+            f"could not download {' and '.join(missing)} (no internet?): copy them from a folder that has them with "
+            "`sstsal download --from DIR` (with make: `make run SSTSAL_MODELS=DIR`), or put them in the folder "
+            "named by SSTSAL_MODELS"
+        )
     return 0
+
+
+def _found(name: str) -> bool:
+    """Whether the checkpoint ``name`` is already where the workflow looks (no download)."""
+    from sstsal.errors import CheckpointError
+    from sstsal.model.weights import checkpoint_path
+
+    try:
+        checkpoint_path(name, download=False)
+    except CheckpointError:
+        return False
+    return True

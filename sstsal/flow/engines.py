@@ -16,6 +16,7 @@ import concurrent.futures
 import contextlib
 import logging
 import os
+import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -321,7 +322,8 @@ def compute_flow_folder(
         npz_tmp = (tmp / f".{RAW_NPZ}.partial") if save_raw else None
         npz = _NpzWriter(npz_tmp) if npz_tmp is not None else None
         try:
-            bar = tqdm(total=len(targets), desc=f"flow ({method})", unit="frame", disable=not progress)
+            bar = tqdm(total=len(targets), desc=f"flow ({method})", unit="frame", disable=not progress,
+                       file=sys.stderr, mininterval=2.0)  # fmt: skip
             for index, frame in enumerate(targets, start=start):
                 flow = flow_of_frame(index)
                 write_png(tmp / frame.filename, flow_image(flow, color_order=settings.color_order))

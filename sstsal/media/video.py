@@ -111,6 +111,11 @@ def discover_videos(folder: str | Path) -> dict[str, Path]:
     stems collide (the stem names every output, so they would overwrite each other).
     """
     folder = Path(folder)
+    if folder.is_file():
+        raise InputError(
+            f"video folder {folder} is a file, not a folder: point config key `videos` at the folder that holds "
+            f"your videos (videos={folder.parent}), and leave files out with `exclude` patterns"
+        )
     if not folder.is_dir():
         raise InputError(
             f"video folder {folder} does not exist: create it and put your 360-degree videos there, "

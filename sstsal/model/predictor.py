@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,7 +156,9 @@ def predict_maps(
     cache = _FrameCache(frames, flows)
     maps: dict[int, torch.Tensor] = {}
     batches = [windows[i : i + batch_size] for i in range(0, len(windows), batch_size)]
-    with torch.inference_mode(), tqdm(total=stop - start, unit="frame", disable=not progress or None) as bar:
+    with torch.inference_mode(), tqdm(
+        total=stop - start, desc="inference", unit="frame", disable=not progress, file=sys.stderr, mininterval=2.0
+    ) as bar:
         for batch in batches:
             # Windows of one batch have one length (only a single short video differs).
             x = torch.from_numpy(np.stack([cache.window(w) for w in batch]))  # (B, T, H, W, C)

@@ -8,6 +8,7 @@ sees what is wrong without opening the log.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 from collections.abc import Iterable, Iterator, Mapping
@@ -38,6 +39,7 @@ def job_log(
     gpu: int = 0,
     device: str = "cpu",
     gpus: Mapping | None = None,
+    failure: Mapping[str, Any] | None = None,
 ) -> Iterator[StageRecord]:
     """Send stderr (progress bars, warnings, tracebacks) to ``log_path`` for the job's duration.
 
@@ -47,6 +49,9 @@ def job_log(
     ``record`` when the job succeeds; the job adds facts to the yielded record.
     gpu, device, gpus: the job's ``resources: gpu``, its device setting and the config's
         ``gpus``; a GPU job holds a GPU of the pool (:mod:`sstsal.pipeline.gpus`) throughout.
+    failure: where and for which video to write the failure record when the job fails
+        (:func:`sstsal.pipeline.library.write_failure`'s ``path``, ``video``, ``source``).
+    Every warning of the package's loggers during the job goes into the record too.
     An SstsalError becomes ``error: <message>`` in the log and on the console, exit code 1;
     Ctrl-C ends the job with one line in the log and no traceback (Snakemake says how to resume).
     """
@@ -63,26 +68,61 @@ def job_log(
             import cv2
 
             cv2.setNumThreads(threads)
+        package_logger = logging.getLogger("sstsal")
+        warnings = _WarningsToRecord()
         try:
             with (
                 job_gpu(gpu, device, dict(gpus or {}), label=str(log_path)) as claim,
                 recording(record, rule, params or {}, device=device) as stage,
             ):
                 stage.console = console
+                warnings.stage = stage
+                package_logger.addHandler(warnings)
                 if claim is not None:
                     stage.facts["gpu_pool"] = {"slot": claim.slot, "visible_id": claim.visible_id, "gpus": claim.count}
                 yield stage
         except SstsalError as exc:
             print(f"error: {exc}", file=log)
             print(f"error: {exc}\n(log: {log_path})", file=console)
+            _record_failure(failure, rule, str(exc), log_path)
             sys.stderr = console
             raise SystemExit(1) from None
         except KeyboardInterrupt:
             print("interrupted (Ctrl-C): nothing of this job was kept", file=log)
             sys.stderr = console
             raise SystemExit(130) from None
+        except Exception as exc:
+            _record_failure(failure, rule, f"{type(exc).__name__}: {exc}", log_path)
+            raise
         finally:
+            package_logger.removeHandler(warnings)
             sys.stderr = console
+
+
+class _WarningsToRecord(logging.Handler):
+    """Puts every warning the package logs during a job into the job's record (and on the console)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.stage: StageRecord | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.stage is not None:
+            message = record.getMessage()
+            self.stage.warn(message.removeprefix("warning: "), logged=True)
+
+
+def _record_failure(failure: Mapping[str, Any] | None, rule: str, reason: str, log_path: str | os.PathLike) -> None:
+    """The failure record of the job's video (for the closing table and the next run)."""
+    if failure is None:
+        return
+    from sstsal.pipeline.library import write_failure
+
+    try:
+        write_failure(failure["path"], video=failure["video"], rule=rule, reason=reason, log=str(log_path),
+                      source=failure.get("source"))  # fmt: skip
+    except OSError as exc:  # the job's own error matters more than its record
+        print(f"could not write the failure record {failure['path']}: {exc}", file=sys.stderr)
 
 
 def flow_settings(params) -> FlowSettings:
@@ -162,8 +202,21 @@ def stage_job(job: Any, *, threads: bool = False) -> contextlib.AbstractContextM
         record=job.output.get("record"),
         rule=job.rule,
         params=job.params,
+        failure=failure_settings(job),
         **gpu_settings(job),
     )
+
+
+def failure_settings(job) -> dict | None:
+    """Where a failed job of a video records why (``results/<video>/failed.json``), with the
+    video's source file when the job reads it; None for jobs of no single video."""
+    video = job.wildcards.get("video") if hasattr(job.wildcards, "get") else None
+    if not video:
+        return None
+    from sstsal.pipeline.library import RESULTS, failure_path
+
+    source = job.input.get("video") if job.rule != "probe" else (job.input[0] if len(job.input) else None)
+    return {"path": failure_path(RESULTS, video), "video": video, "source": source}
 
 
 def gpu_settings(job) -> dict:

@@ -180,9 +180,19 @@ class StageRecord:
         """Record the device the stage computed on (its name, the GPU's or the CPU's)."""
         self.facts.update(device_facts(device))
 
-    def warn(self, message: str) -> None:
-        """Record a warning (already in the job's log) and show it on the console too."""
+    def warn(self, message: str, *, logged: bool = False) -> None:
+        """Record a warning, write it to the job's log (unless ``logged`` already) and show it on
+        the console too. A warning already recorded is not repeated; one the package logged with
+        more words around it (``<folder>: <message>``) gives way to the job's own wording."""
+        for index, known in enumerate(self.warnings):
+            if message in known:
+                self.warnings[index] = message
+                return
+            if known in message:
+                return
         self.warnings.append(message)
+        if not logged:
+            print(f"warning: {message}", file=sys.stderr)
         if self.console is not None and self.console is not sys.stderr:
             print(f"warning ({self.rule}): {message}", file=self.console)
 
@@ -246,14 +256,16 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         flow = {"method": used.get("method"), "precision": used.get("precision") if used.get("method") == "raft" else None,
                 **flow}  # fmt: skip
     warnings = [f"{r['rule']}: {w}" for r in order for w in r.get("warnings", [])]
-    warnings += [f"{r['rule']} {c['chunk']}: {w}" for r in order for c in r["facts"].get("chunks", []) for w in c.get("warnings", [])]
+    # a chunk's warning that its gather job repeats for the whole video is said once, by the gather
+    warnings += [f"{r['rule']} {c['chunk']}: {w}" for r in order for c in r["facts"].get("chunks", [])
+                 for w in c.get("warnings", []) if not any(g in w for g in r.get("warnings", []))]  # fmt: skip
     return {
         "video": video,
         "source": source,
         "software": software,
         "software_per_stage": {r["rule"]: r["software"] for r in order if r["software"] != software} or None,
         "checkpoints": checkpoints,
-        "flow": {"method_requested": config.get("flow", {}).get("method"), **(flow or {"method": "none or given"})},
+        "flow": {"method_requested": config.get("flow", {}).get("method"), **(flow or {"method": _flow_without_stage(config)})},
         "inference": model,
         "director": next((r["facts"] for r in order if r["rule"] == "director_path"), None),
         "footage": next((r["facts"] for r in order if r["rule"] == "probe"), None),  # 360 layout, metadata
@@ -262,6 +274,14 @@ def gather(records: Iterable[str | os.PathLike], *, video: str, config: Mapping[
         "warnings": warnings,
         "config": _plain(config),
     }
+
+
+def _flow_without_stage(config: Mapping[str, Any]) -> str:
+    """What stood in for the flow stage of a video whose flow no job computed."""
+    if config.get("flow", {}).get("method") == "none":
+        return "none (flow.method: none, the model without flow)"
+    given = config.get("inputs", {}).get("flow")
+    return f"given (inputs.flow: {given})" if given else "none"
 
 
 def write_provenance(path: str | os.PathLike, records: Iterable[str | os.PathLike], *, video: str,

@@ -24,7 +24,9 @@ from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, ca
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters director.mp4 (triggers reruns through workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
+
+logger = logging.getLogger(__name__)
 
 
 def camera_rays(width: int, height: int, fov_deg: float) -> np.ndarray:
@@ -95,6 +97,22 @@ def director_path(
     return path, measure_path(path, maps, frames, info.fps)
 
 
+def output_size(size: tuple[int, int], source_width: int, fov: float) -> tuple[int, int]:
+    """The director's frame size: ``size`` (director.width x director.height), scaled down (aspect
+    kept, even numbers) when the source holds fewer pixels across the field of view than that.
+
+    An equirectangular source of width W has W/360 pixels per degree, so a view of ``fov`` degrees
+    holds W * fov / 360 source pixels across: a larger output would only upscale (a 640x320
+    source seen at 90 degrees holds 160 pixels across, not 1280).
+    """
+    width, height = size
+    held = source_width * fov / 360.0
+    if held >= width:
+        return width, height
+    scale = held / width
+    return max(16, int(width * scale) // 2 * 2), max(16, round(height * scale / 2) * 2)
+
+
 def render_director(
     video: str | Path,
     path: CameraPath,
@@ -108,12 +126,16 @@ def render_director(
 ) -> int:
     """Render ``path`` (one row per source frame) from ``video`` at full resolution into an MP4.
 
+    The frame size is ``settings.size``, or less for a source that holds less (:func:`output_size`).
     A source that decodes to more frames than the path holds keeps the last direction. Returns
     the number of frames written.
     """
     video, out_path = Path(video), Path(out_path)
     info = info or probe_video(video)
-    size = settings.size
+    size = output_size(settings.size, info.width, path.fov)
+    if size != settings.size:
+        logger.info("director %s: %dx%d, the source's %d pixels across %g degrees (director.width x height %dx%d "
+                    "would upscale)", video.name, *size, round(info.width * path.fov / 360), path.fov, *settings.size)  # fmt: skip
     rays = camera_rays(size[0], size[1], path.fov)
 
     def view(frame: np.ndarray, n: int) -> np.ndarray:

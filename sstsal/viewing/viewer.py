@@ -6,6 +6,12 @@ accepts a ``data:`` URI, so the page carries its own compact encode: one H.264 v
 source (top half) above its saliency map as grey (bottom half, interpolated between the
 sampled frames), so the two stay in step and the shader colours the map. The saliency maxima,
 the director's path and the colormap travel as JSON. No network, no library: plain WebGL 1.
+
+The Snakemake report shows an HTML result in an iframe whose ``src`` is the whole page as a
+base64 ``data:`` URL, and Chromium refuses URLs over 2 MiB: a page of a real-length video
+stays blank there. :func:`make_report_viewer` writes a second, lighter page for the report,
+whose encode (smaller, fewer frames per second, no sound, a bitrate chosen from the duration)
+keeps the page under :data:`REPORT_PAGE_BYTES` for a video of any length.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import logging
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
@@ -38,6 +44,14 @@ OUTPUT_VERSION = 1
 
 PATH_ROWS_PER_SECOND = 10  # the director's path in the page: smooth, so 10 rows a second suffice
 
+# Chromium's limit on a URL is 2 MiB (2,097,152 characters); the report's data: URL is the page in
+# base64 (4 characters per 3 bytes) after a short prefix, so a page of at most 1.5 MB fits.
+CHROMIUM_URL_LIMIT = 2 * 1024 * 1024
+REPORT_PAGE_BYTES = 1_500_000
+REPORT_FPS = 15.0  # the report's encode: at most this many frames a second
+REPORT_WIDTHS = (768, 512, 384, 256, 192, 128)  # the largest whose bits per pixel stay above REPORT_MIN_BPP
+REPORT_MIN_BPP = 0.05
+
 
 @dataclass(frozen=True)
 class ViewerSettings:
@@ -49,6 +63,8 @@ class ViewerSettings:
     audio_kbps: int = 64  # 0 = no sound
     alpha: float = 0.5  # initial heatmap opacity
     colormap: str = "inferno"
+    video_kbps: int | None = None  # a cap on the bitrate (the report's page, of bounded size)
+    fps: float | None = None  # at most this many frames a second (None: the source's rate)
 
     def __post_init__(self) -> None:
         if self.width < 64 or self.width % 4:
@@ -81,22 +97,31 @@ def encode_stacked(
     maps, frames = read_maps(stack)
     maps01 = normalised_maps(maps)
     half = (settings.width, settings.width // 2)
+    fewer = settings.fps is not None and settings.fps < info.fps
+    rate = f"{settings.fps:g}" if fewer else info.rate
+    step = info.fps / settings.fps if fewer else 1.0  # source frames per encoded frame
+    stream = view_stream(video, info, size=half)[0]
+    if fewer:
+        stream = stream.filter("fps", fps=rate)
     decoder = (
-        view_stream(video, info, size=half)[0]
+        stream
         .output("pipe:", format="rawvideo", pix_fmt="bgr24", fps_mode="passthrough")
         .global_args("-hide_banner", "-nostdin", "-v", "error")
         .run_async(cmd=ffmpeg_exe(), pipe_stdout=True)
     )
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
-           "-s", f"{half[0]}x{2 * half[1]}", "-framerate", info.rate, "-i", "pipe:"]  # fmt: skip
+           "-s", f"{half[0]}x{2 * half[1]}", "-framerate", rate, "-i", "pipe:"]  # fmt: skip
     if info.has_audio and settings.audio_kbps > 0:
         cmd += ["-i", str(video), "-map", "0:v:0", "-map", "1:a:0", "-c:a", "aac", "-b:a", f"{settings.audio_kbps}k", "-shortest"]
-    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", str(settings.crf), "-preset", settings.preset,
+    quality = ["-crf", str(settings.crf)]
+    if settings.video_kbps:  # crf as usual, capped: a short video stays small, a long one within its budget
+        quality += ["-maxrate", f"{settings.video_kbps}k", "-bufsize", f"{settings.video_kbps * 2}k"]
+    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv420p", *quality, "-preset", settings.preset,
             "-movflags", "+faststart", "-f", "mp4", str(out_mp4)]  # fmt: skip
     encoder = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     frame_bytes = half[0] * half[1] * 3
-    bar = tqdm(total=info.frame_count, desc=f"viewer {Path(video).stem}", unit="frame", disable=not progress,
-               file=sys.stderr, mininterval=2.0)  # fmt: skip
+    bar = tqdm(total=int(info.frame_count / step), desc=f"viewer {Path(video).stem}", unit="frame",
+               disable=not progress, file=sys.stderr, mininterval=2.0)  # fmt: skip
     written = 0
     try:
         while True:
@@ -104,7 +129,7 @@ def encode_stacked(
             if len(buffer) < frame_bytes:
                 break
             top = np.frombuffer(buffer, np.uint8).reshape(half[1], half[0], 3)
-            grey = _saliency_frame(maps01, frames, written, half)
+            grey = _saliency_frame(maps01, frames, round(written * step), half)
             encoder.stdin.write(np.concatenate([top, np.repeat(grey[..., None], 3, axis=2)]).tobytes())
             written += 1
             bar.update()
@@ -170,18 +195,90 @@ def make_viewer(
     settings: ViewerSettings = ViewerSettings(),
     info: VideoInfo | None = None,
     progress: bool = True,
+    report_html: str | Path | None = None,
 ) -> int:
-    """Write ``viewer.html`` for ``video``; returns its size in bytes."""
+    """Write ``viewer.html`` for ``video`` (and, given ``report_html``, the report's lighter page,
+    :func:`make_report_viewer`); returns the size of ``viewer.html`` in bytes."""
     video, out_html = Path(video), Path(out_html)
     info = info or probe_video(video)
     path = CameraPath.read_csv(director_csv)
     data = page_data(stack, path, info, settings)  # checks the inputs before the encode
-    with tempfile.TemporaryDirectory(prefix="sstsal-viewer-") as scratch:  # the encode lives only inside the page
-        encode = Path(scratch) / "viewer.mp4"
-        encode_stacked(video, stack, encode, settings=settings, info=info, progress=progress)
-        video_bytes = encode.read_bytes()
+    video_bytes = _encode(video, stack, settings, info, progress)
     write_text(out_html, render_page(video.stem, video_bytes, data))
     size = out_html.stat().st_size
     logger.info("%s: %.2f MB (its video %.2f MB, %dx%d, crf %s)", out_html, size / 1e6, len(video_bytes) / 1e6,
                 settings.width, settings.width, settings.crf)  # fmt: skip
+    if report_html is not None:
+        make_report_viewer(video, stack, director_csv, report_html, settings=settings, info=info, progress=progress)
     return size
+
+
+def _encode(video: Path, stack: str | Path, settings: ViewerSettings, info: VideoInfo, progress: bool) -> bytes:
+    with tempfile.TemporaryDirectory(prefix="sstsal-viewer-") as scratch:  # the encode lives only inside the page
+        encode = Path(scratch) / "viewer.mp4"
+        encode_stacked(video, stack, encode, settings=settings, info=info, progress=progress)
+        return encode.read_bytes()
+
+
+def report_encoding(duration_s: float, fps: float, budget_bytes: int, settings: ViewerSettings) -> ViewerSettings:
+    """The report page's encode: no sound, at most :data:`REPORT_FPS`, a bitrate that spends
+    ``budget_bytes`` over ``duration_s``, and the largest of :data:`REPORT_WIDTHS` (up to
+    ``settings.width``) that still gets :data:`REPORT_MIN_BPP` bits per pixel."""
+    rate = min(fps, REPORT_FPS)
+    kbps = max(1, int(budget_bytes * 8 / max(duration_s, 0.1) / 1000))
+    widths = [w for w in REPORT_WIDTHS if w <= settings.width] or [REPORT_WIDTHS[-1]]
+    width = next((w for w in widths if kbps * 1000 / (w * w * rate) >= REPORT_MIN_BPP), widths[-1])
+    return replace(settings, width=width, fps=rate, video_kbps=kbps, audio_kbps=0)
+
+
+def make_report_viewer(
+    video: str | Path,
+    stack: str | Path,
+    director_csv: str | Path,
+    out_html: str | Path,
+    *,
+    settings: ViewerSettings = ViewerSettings(),
+    info: VideoInfo | None = None,
+    progress: bool = True,
+    limit: int = REPORT_PAGE_BYTES,
+) -> int:
+    """The viewer page for the Snakemake report: the same page around an encode sized so the page
+    stays under ``limit`` bytes (see the module docstring). An encode that comes out too large is
+    redone at a proportionally lower bitrate (x264's rate cap is not a strict bound). A video too
+    long for any encode to fit gets a page saying where the full viewer is. Returns the page's size.
+    """
+    video, out_html = Path(video), Path(out_html)
+    info = info or probe_video(video)
+    path = CameraPath.read_csv(director_csv)
+    duration = info.frame_count / info.fps
+    empty = len(render_page(video.stem, b"", page_data(stack, path, info, settings)).encode())
+    budget = int((limit - empty) * 3 / 4 * 0.9)  # the video goes in as base64; 10% for x264's overshoot
+    page = ""
+    for _ in range(4):
+        if budget < 20_000:
+            break
+        report = report_encoding(duration, info.fps, budget, settings)
+        video_bytes = _encode(video, stack, report, info, progress)
+        page = render_page(video.stem, video_bytes, page_data(stack, path, info, report))
+        size = len(page.encode())
+        logger.info("%s: %.2f MB (%dx%d at %g fps, %d kbps; the report's limit is %.2f MB)", out_html, size / 1e6,
+                    report.width, report.width, report.fps, report.video_kbps, limit / 1e6)  # fmt: skip
+        if size <= limit:
+            break
+        budget = int(budget * (limit - empty) / (size - empty) * 0.9)
+        page = ""
+    if not page:
+        logger.warning(
+            "%s is too long for a viewer inside the report (%.0f s): the report links to results/%s/viewer.html "
+            "instead", video.name, duration, video.stem,
+        )  # fmt: skip
+        page = _pointer_page(video.stem)
+    write_text(out_html, page)
+    return Path(out_html).stat().st_size
+
+
+def _pointer_page(name: str) -> str:
+    safe = name.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return (f"<!doctype html><meta charset=\"utf-8\"><title>SST-Sal viewer: {safe}</title>"
+            f"<p>This video is too long for a viewer inside the report. Open <code>results/{safe}/viewer.html</code> "
+            "from the results folder: it holds the whole video.</p>\n")  # fmt: skip

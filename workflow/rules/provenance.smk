@@ -15,8 +15,11 @@ rule provenance:
     conda:
         "../envs/sstsal.yaml"
     params:
-        # keys sorted: `--config` changes the order of the keys, not what they say
-        config=json.loads(json.dumps(config, sort_keys=True)),
+        # keys sorted: `--config` changes the order of the keys, not what they say; the videos
+        # folder in its one spelling: spelling it differently changes nothing either
+        config=json.loads(
+            json.dumps({**config, "videos": str(VIDEOS_FOLDER)}, sort_keys=True)
+        ),
         source=lambda wildcards: VIDEOS[wildcards.video],
     script:
         "../scripts/provenance.py"

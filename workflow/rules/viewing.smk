@@ -31,7 +31,8 @@ rule director_path:
 
 
 rule director:
-    """The director's cut: a normal-field-of-view video along director.csv, from the full-resolution source."""
+    """The director's cut along director.csv, from the full-resolution source: director.width x height,
+    or less where the source holds fewer pixels across the field of view."""
     input:
         video=source_video,
         info=result("{video}", "video.json"),
@@ -73,8 +74,10 @@ rule viewer:
         stack=result("{video}", "saliency.npz"),
         path=result("{video}", "director.csv"),
     output:
-        report(
-            result("{video}", "viewer.html"),
+        # the whole page, for disk and mail; the report gets the lighter page made to fit its limits
+        page=result("{video}", "viewer.html"),
+        report_page=report(
+            result("{video}", "viewer_report.html"),
             caption="../report/viewer.rst",
             category="360-degree viewer",
             labels={"video": "{video}"},

@@ -15,7 +15,6 @@ with stage_job(snakemake) as stage:
         taken = " and ".join(f"{key} {info.spherical[key]}" for key in defaults)
         warnings.append(f"{taken}: {next(iter(defaults.values()))}; set it in the sample sheet if that is wrong")
     for warning in warnings:
-        print(f"warning: {warning}", file=sys.stderr)
         stage.warn(warning)
     stage.facts.update(spherical=info.spherical, metadata=info.metadata, side_data=info.side_data)
     print(info.to_json(), file=sys.stderr)

@@ -11,8 +11,9 @@ with stage_job(snakemake):
         snakemake.input.video,
         snakemake.input.stack,
         snakemake.input.path,
-        snakemake.output[0],
+        snakemake.output.page,
         settings=ViewerSettings(width=params.width, crf=params.crf, preset=params.preset,
                                 audio_kbps=params.audio_kbps, alpha=params.alpha, colormap=params.colormap),  # fmt: skip
         info=VideoInfo.from_json(snakemake.input.info),
+        report_html=snakemake.output.report_page,
     )

@@ -45,13 +45,11 @@ FLOW_METHOD_REQUESTED = config["flow"]["method"]
 USE_FLOW = FLOW_METHOD_REQUESTED != "none"
 
 if BYO_FLOW and not BYO_FRAMES:
-    raise WorkflowError(
+    stop(
         "config inputs.flow needs inputs.frames too: give the frames the flow images belong to"
     )
 if BYO_FLOW and not USE_FLOW:
-    raise WorkflowError(
-        "config inputs.flow is set but flow.method is none: drop one of them"
-    )
+    stop("config inputs.flow is set but flow.method is none: drop one of them")
 
 # chunks of long videos (rules in chunks.smk)
 

@@ -1,13 +1,15 @@
 # What happens around the jobs: checks before the first one (checkpoints, writable folders),
-# Ctrl-C, and the refusal of a report without a finished run.
+# Ctrl-C, the closing table of every run, and a report of whatever finished.
 
 import json
 import logging
 import os
+import re
 import signal
 import sys
 from pathlib import Path
 
+from snakemake.common import NOTHING_TO_BE_DONE_MSG
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
@@ -162,13 +164,84 @@ def report_requested():
     return any(arg == "--report" or arg.startswith("--report=") for arg in sys.argv[1:])
 
 
-if report_requested():
-    _missing = [path for path in all_outputs() if not Path(path).exists()]
-    if _missing:
-        stop(
-            f"no finished run to report for videos={config['videos']} ({_missing[0]} is missing): give --report "
-            "the same --config as the run it should show, or run `snakemake --cores all` with that --config first"
+def closing_rows():
+    """The outcome of every video of the folder (sstsal.pipeline.library.outcomes)."""
+    from sstsal.pipeline.library import outcomes
+
+    return outcomes(VIDEOS, SKIPPED, outputs=video_outputs, results=RESULTS)
+
+
+# Snakemake's report page without results (its scripts and styles), measured with Snakemake 9.27.
+REPORT_PAGE_MB = 3.0
+
+
+def report_size_mb():
+    """About how large `--report report.html` is: the page, and the files marked for the report
+    in base64 (4 bytes per 3)."""
+    from snakemake.io import is_flagged
+
+    # a rule's output pattern carries the wildcard's constraint: results/{video,<regex>}/overlay.mp4
+    patterns = [
+        str(o)
+        for r in workflow.rules
+        for o in r.output
+        if is_flagged(o, "report") and str(o).startswith(f"{RESULTS}/{{video")
+    ]
+    files = [
+        Path(re.sub(r"\{video[^}]*\}", lambda _: video, p))
+        for video in VIDEOS
+        for p in patterns
+    ]
+    return (
+        REPORT_PAGE_MB
+        + sum(f.stat().st_size for f in files if f.is_file()) * 4 / 3 / 1e6
+    )
+
+
+def print_closing_table():
+    """The end of every run: videos finished (with warnings), failed (reason, log), skipped."""
+    from sstsal.pipeline.library import run_table
+
+    rows = closing_rows()
+    print(f"\n{run_table(rows)}", file=sys.stderr, flush=True)
+    if any(r.status == "finished" for r in rows):
+        print(
+            f"a report of the finished videos: snakemake --report report.html (about {report_size_mb():.1f} MB)",
+            file=sys.stderr,
+            flush=True,
         )
+
+
+def table_when_nothing_to_do(record):
+    """Logging filter: a run with nothing to do gets its closing table too (Snakemake calls no
+    onsuccess then)."""
+    if record.getMessage() == NOTHING_TO_BE_DONE_MSG and not workflow.dryrun:
+        print_closing_table()
+    return True
+
+
+logger.addFilter(table_when_nothing_to_do)
+
+
+if report_requested():
+    # A report of whatever finished: the others are listed on its front page with the reason.
+    from sstsal.pipeline.library import report_text
+
+    _rows = closing_rows()
+    _finished = {r.video for r in _rows if r.status == "finished"}
+    if not _finished:
+        stop(
+            f"no finished run to report for videos={config['videos']} (no video of it finished): give --report the same --config as the "
+            "run it should show, or run `snakemake --cores all` with that --config first"
+        )
+    for _video in [v for v in VIDEOS if v not in _finished]:
+        del VIDEOS[_video]
+    _front = Path(".snakemake", "sstsal", "report.rst").resolve()
+    _front.parent.mkdir(parents=True, exist_ok=True)
+    _front.write_text(
+        f"{{% raw %}}\n{report_text(_rows)}\n{{% endraw %}}\n", encoding="utf-8"
+    )
+    workflow.report(str(_front))
 
 
 onstart:
@@ -195,9 +268,15 @@ onstart:
     logger.addFilter(quiet_after_interrupt)
 
 
+onsuccess:
+    print_closing_table()
+
+
 onerror:
     # Ctrl-C: one line on how to go on instead of "At least one job did not complete successfully".
     # SystemExit unwinds through Snakemake's directory lock, which is released as usual.
+    if not INTERRUPTED:
+        print_closing_table()
     if INTERRUPTED:
         print(
             "interrupted: finished outputs are kept; run the same command again to resume",

@@ -1,29 +1,37 @@
 # Which videos this run has, where each stage's files are, and the input functions of the rules.
 
 import re
+import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
 from sstsal.errors import SstsalError
+from sstsal.pipeline.library import videos_folder
 
 
 def find_videos():
-    """{video id: source video path or None}: the wildcard values of this run."""
+    """{video id: source video path or None}: the wildcard values of this run (before exclusions).
+
+    The videos folder is named by one normalised path (relative inside the working directory,
+    absolute outside it), so the same folder spelled differently (`videos=../lib`, `videos=/data/lib/`)
+    names the same inputs and reruns nothing.
+    A bad folder ends the run in one `error:` line."""
     from sstsal.media.video import discover_videos
+    from sstsal.pipeline.library import check_videos_folder
 
     try:
         if BYO_FRAMES:
             folder = Path(BYO_FRAMES)
             if not folder.is_dir():
-                raise WorkflowError(f"inputs.frames folder {folder} does not exist")
+                stop(f"inputs.frames folder {folder} does not exist")
             ids = sorted(
                 p.name
                 for p in folder.iterdir()
                 if p.is_dir() and not p.name.startswith(".")
             )
             if not ids:
-                raise WorkflowError(
+                stop(
                     f"inputs.frames folder {folder} has no subfolders: expected one folder of frames per video "
                     "(frames/<video>/<video>_<number>.png)"
                 )
@@ -31,25 +39,28 @@ def find_videos():
             if Path(config["videos"]).is_dir():
                 try:
                     sources = {
-                        k: str(v) for k, v in discover_videos(config["videos"]).items()
+                        k: str(v)
+                        for k, v in discover_videos(
+                            check_videos_folder(config["videos"])
+                        ).items()
                     }
                 except SstsalError:
                     sources = {}
             return {video: sources.get(video) for video in ids}
         return {
             video: str(path)
-            for video, path in discover_videos(config["videos"]).items()
+            for video, path in discover_videos(
+                check_videos_folder(config["videos"])
+            ).items()
         }
     except SstsalError as exc:
-        raise WorkflowError(str(exc)) from None
+        stop(exc)
 
 
-VIDEOS = find_videos()
-
-
-def load_sample_sheet():
-    """{video: its sample-sheet settings} from config `sheet` (a TSV): an unknown video, column or
-    value stops the run in one line, before any job."""
+def load_sample_sheet(found):
+    """{video: its sample-sheet settings} from config `sheet` (a TSV), for the videos `found` in the
+    folder: an unknown video, column or value stops the run in one line, before any job.
+    """
     from sstsal.pipeline.sheet import load_sheet
 
     if not config.get("sheet"):
@@ -59,12 +70,40 @@ def load_sample_sheet():
     ) as handle:
         schema = yaml.safe_load(handle)
     try:
-        return load_sheet(config["sheet"], schema, VIDEOS)
+        return load_sheet(config["sheet"], schema, found)
     except SstsalError as exc:
         stop(exc)
 
 
-SHEET = load_sample_sheet()
+def select_videos(found):
+    """The videos of this run: those the `exclude` patterns or the sheet's `exclude` column name,
+    and those that failed before on an unchanged file, are left out, each said in one line
+    (sstsal.pipeline.library)."""
+    from sstsal.pipeline.library import select_videos as select
+
+    with_source = {video: path for video, path in found.items() if path is not None}
+    selection = select(
+        with_source,
+        exclude=config["exclude"],
+        results=RESULTS,
+        sheet_excluded={v for v, row in SHEET.items() if row.get("exclude")},
+    )
+    for video, reason in selection.skipped.items():
+        print(f"skipped {Path(found[video]).name}: {reason}", file=sys.stderr)
+    return {
+        video: path for video, path in found.items() if video not in selection.skipped
+    }, selection.skipped
+
+
+VIDEOS_FOLDER = videos_folder(config["videos"])
+FOUND_VIDEOS = find_videos()
+SHEET = load_sample_sheet(FOUND_VIDEOS)
+VIDEOS, SKIPPED = select_videos(FOUND_VIDEOS)
+if not VIDEOS:
+    stop(
+        f"every video in {config['videos']} is left out (see the lines above): change `exclude` (or the "
+        "sheet's `exclude` column), or replace the files that failed"
+    )
 
 
 def sheet_entry(wildcards):
@@ -210,6 +249,12 @@ def saliency_chunk_records(wildcards):
         result(wildcards.video, f"chunks/records/saliency/{label}.json")
         for label in chunk_labels(wildcards)
     ]
+
+
+def video_outputs(video):
+    """The final files of one video (what `rule all` asks of it)."""
+    prefix = result(video, "")
+    return [p for p in all_outputs() + viewing_outputs() if p.startswith(prefix)]
 
 
 # ---- ways to see the result (rules in viewing.smk) ------------------------------------------

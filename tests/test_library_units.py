@@ -1,0 +1,135 @@
+"""The library's bookkeeping (sstsal.pipeline.library) and the small user-facing fixes around it:
+exclude patterns, failure records, the closing table, `sstsal download` naming every missing
+checkpoint, provenance saying what stood in for flow, `make run`'s closing line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sstsal.cli import main
+from sstsal.pipeline.library import (
+    VideoOutcome,
+    excluded_by,
+    failure_path,
+    outcomes,
+    read_failure,
+    report_text,
+    run_table,
+    select_videos,
+    videos_folder,
+    write_failure,
+)
+from sstsal.pipeline.provenance import gather
+from tests.conftest import shared_path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_videos_folder_has_one_spelling(tmp_path, monkeypatch):
+    work = tmp_path / "work"
+    (work / "lib").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    monkeypatch.chdir(work)
+    spellings = ["lib", "./lib/", str(work / "lib" / ".." / "lib"), f"{work}//lib/"]
+    assert {videos_folder(s) for s in spellings} == {Path("lib")}  # inside: relative, the project can move
+    assert {videos_folder(s) for s in ("../outside", str(tmp_path / "outside") + "/")} == {tmp_path / "outside"}
+    os.symlink(tmp_path / "outside", tmp_path / "link")
+    assert videos_folder("../link") == tmp_path / "link"  # a stable link keeps its name when its target moves
+
+
+def test_exclude_patterns_are_case_insensitive_globs():
+    assert excluded_by("Test1.MOV", ["*.txt", "test?.mov"]) == "test?.mov"
+    assert excluded_by("clip_raw.mp4", ["*_raw.mp4"]) == "*_raw.mp4"
+    assert excluded_by("clip.mp4", ["*_raw.mp4"]) is None
+
+
+def test_a_failed_source_stays_failed_until_it_changes(tmp_path):
+    source = tmp_path / "bad.mp4"
+    source.write_bytes(b"")
+    good = tmp_path / "good.mp4"
+    good.write_bytes(b"x")
+    results = tmp_path / "results"
+    write_failure(failure_path(results, "bad"), video="bad", rule="probe", reason="cannot read video\nmore",
+                  log="logs/probe/bad.log", source=str(source))  # fmt: skip
+    selection = select_videos({"bad": str(source), "good": str(good)}, exclude=[], results=results)
+    assert list(selection.videos) == ["good"]
+    assert "failed before (probe: cannot read video; log: logs/probe/bad.log)" in selection.skipped["bad"]
+    os.utime(source, ns=(0, source.stat().st_mtime_ns + 10**9))  # replaced or touched: tried again
+    assert list(select_videos({"bad": str(source)}, exclude=[], results=results).videos) == ["bad"]
+    # the sample sheet's exclude column
+    assert select_videos({"good": str(good)}, exclude=[], results=results, sheet_excluded={"good"}).skipped == {
+        "good": "excluded by the sample sheet (column `exclude`)"}  # fmt: skip
+    # an error of a later stage is retried on every run
+    write_failure(failure_path(results, "good"), video="good", rule="inference", reason="out of memory",
+                  log="logs/inference/good.log", source=str(good))  # fmt: skip
+    assert list(select_videos({"good": str(good)}, exclude=[], results=results).videos) == ["good"]
+
+
+def test_outcomes_and_closing_table(tmp_path):
+    results, logs = tmp_path / "results", tmp_path / "logs"
+    (results / "ok").mkdir(parents=True)
+    (results / "ok" / "out.txt").write_text("done")
+    write_failure(failure_path(results, "ok"), video="ok", rule="render", reason="old", log="x")  # an earlier failure
+    write_failure(failure_path(results, "bad"), video="bad", rule="probe", reason="cannot read video", log="logs/probe/bad.log")
+    (logs / "inference").mkdir(parents=True)
+    (logs / "inference" / "killed.log").write_text("Killed\n")
+    rows = outcomes(["ok", "bad", "killed"], {"raw": "excluded by the pattern '*_raw.mp4'"},
+                    outputs=lambda v: [str(results / v / "out.txt")], results=results, logs=logs)  # fmt: skip
+    assert [(r.video, r.status) for r in rows] == [("ok", "finished"), ("bad", "failed"), ("killed", "unfinished"),
+                                                   ("raw", "skipped")]  # fmt: skip
+    assert read_failure(failure_path(results, "ok")) is None, "a finished video keeps no failure record"
+    table = run_table(rows).splitlines()
+    assert table[0] == "videos: 1 finished, 1 failed, 1 unfinished, 1 skipped"
+    assert table[2].split() == ["failed", "bad", "probe:", "cannot", "read", "video", "(log:", "logs/probe/bad.log)"]
+    assert str(logs / "inference" / "killed.log") in table[3]
+    text = report_text(rows + [VideoOutcome("w", "finished", "", ("probe: 16:9, not 2:1",))])
+    assert "Not in this report (3)" in text and "``bad``: failed: probe: cannot read video" in text
+    assert "not 2:1" in text
+
+
+def test_download_from_a_folder_missing_a_checkpoint_fails_naming_it(tmp_path):
+    folder = tmp_path / "some"
+    folder.mkdir()
+    shutil.copy2(shared_path("models/SST_Sal.pth"), folder / "SST_Sal.pth")
+    env = {k: v for k, v in os.environ.items() if k != "SSTSAL_MODELS"}
+    env.update(SSTSAL_CACHE=str(tmp_path / "cache"), PYTHONPATH=str(REPO))
+    run = subprocess.run([sys.executable, "-m", "sstsal", "download", "--from", str(folder)], env=env,
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode != 0, run.stdout + run.stderr
+    assert run.stderr.startswith("error:") and "SST_Sal_wo_OF.pth" in run.stderr and len(run.stderr.splitlines()) == 1
+    assert (tmp_path / "cache" / "models" / "SST_Sal.pth").is_file()  # what was there is copied
+
+
+def test_offline_download_names_every_missing_checkpoint(tmp_path, monkeypatch, capsys):
+    import sstsal.model.weights as weights
+
+    monkeypatch.delenv("SSTSAL_MODELS", raising=False)
+    monkeypatch.setenv("SSTSAL_CACHE", str(tmp_path))
+    for name, spec in list(weights.CHECKPOINTS.items()):  # nothing answers at this address: offline
+        monkeypatch.setitem(weights.CHECKPOINTS, name, weights.PublishedFile(spec.name, f"http://127.0.0.1:9/{name}",
+                                                                             spec.sha256, spec.size))  # fmt: skip
+    assert main(["download"]) != 0
+    error = capsys.readouterr().err
+    assert "SST_Sal.pth and SST_Sal_wo_OF.pth" in error and "make run SSTSAL_MODELS=DIR" in error, error
+
+
+@pytest.mark.parametrize(("flow", "inputs", "expected"), [
+    ("none", None, "none (flow.method: none, the model without flow)"),
+    ("dis", "/data/flow", "given (inputs.flow: /data/flow)"),
+])  # fmt: skip
+def test_provenance_says_what_stood_in_for_flow(flow, inputs, expected):
+    data = gather([], video="v", config={"flow": {"method": flow}, "inputs": {"flow": inputs}}, source=None)
+    assert data["flow"]["method"] == expected
+
+
+def test_make_run_names_every_result():
+    out = subprocess.run(["make", "-n", "run"], cwd=REPO, capture_output=True, text=True).stdout
+    line = next(line for line in out.splitlines() if "Results are in" in line)
+    for name in ("overlay.mp4", "director.mp4", "viewer.html", "contact_sheet.png", "directions.csv", "provenance.json"):
+        assert name in line, name
