@@ -1,6 +1,9 @@
 """Compare ``predict_folder`` with the golden outputs of the published code on any device.
 
-    SSTSAL_SHARED=../shared python benchmarks/check_golden.py --device cuda
+    python benchmarks/check_golden.py --device cuda
+
+The fixtures come from the tests' data folder (tests/testdata.py: SSTSAL_SHARED, or built once
+from the published sources).
 
 Prints, for both checkpoints, the largest raw and PNG differences over the 80 frames the
 published code predicts, and the time taken. (The test suite checks the same on CPU.)
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -19,13 +23,16 @@ import numpy as np
 
 from sstsal.model.predictor import predict_folder
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from testdata import data_root  # noqa: E402  (the tests' resolver of test data)
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--device", default="auto")
     parser.add_argument("--batch-size", type=int)
     args = parser.parse_args()
-    golden = Path(os.environ.get("SSTSAL_SHARED", "../shared")) / "fixtures" / "sstsal-golden"
+    golden = data_root() / "fixtures" / "sstsal-golden"
     os.environ.setdefault("SSTSAL_MODELS", str(golden.parent.parent / "models"))
     for kind, no_flow in [("with_flow", False), ("no_flow", True)]:
         with tempfile.TemporaryDirectory() as tmp:
