@@ -132,10 +132,11 @@ def render_director(
     """
     video, out_path = Path(video), Path(out_path)
     info = info or probe_video(video)
-    size = output_size(settings.size, info.width, path.fov)
+    # the equirectangular view the frames are decoded to (a cubemap's or a stereo file's own width is not it)
+    size = output_size(settings.size, info.view_width, path.fov)
     if size != settings.size:
         logger.info("director %s: %dx%d, the source's %d pixels across %g degrees (director.width x height %dx%d "
-                    "would upscale)", video.name, *size, round(info.width * path.fov / 360), path.fov, *settings.size)  # fmt: skip
+                    "would upscale)", video.name, *size, round(info.view_width * path.fov / 360), path.fov, *settings.size)  # fmt: skip
     rays = camera_rays(size[0], size[1], path.fov)
 
     def view(frame: np.ndarray, n: int) -> np.ndarray:
