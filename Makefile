@@ -41,9 +41,9 @@ test-data: venv
 # on the .test config (its demo clip is written first: the workflow needs a video to plan).
 lint: venv
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/snakefmt --check Snakefile workflow/rules
+	$(VENV)/bin/snakefmt --check Snakefile workflow/Snakefile workflow/rules
 	$(PY) -m sstsal demo-data .test/data/videos > /dev/null
-	$(VENV)/bin/snakemake --lint --directory .test --snakefile Snakefile --cores 1
+	$(VENV)/bin/snakemake --lint --directory .test --snakefile workflow/Snakefile --cores 1
 
 run: venv
 	@# demo-data prints the demo's snakemake arguments (flow.method auto) when data/videos has only the demo clip.

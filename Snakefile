@@ -1,39 +1,11 @@
-# SST-Sal saliency for a folder of 360-degree equirectangular videos.
-# Stages (one job per video each): probe -> frames -> flow -> validate -> inference -> render, summary,
-# director, viewer, provenance.
-# Config keys: config/README.md. Run: snakemake --cores all [--config videos=/path/to/videos]
-# Each rule declares its threads and resources (gpu, mem_mb, runtime: helpers in common/resources.smk);
-# the cheap steps say `localrule: True`: on a cluster they run where snakemake runs.
-
-from snakemake.utils import min_version
-
-min_version("9.0")
+# The entry point in the repository folder: `snakemake --cores all` here runs the workflow, whose
+# definition is workflow/Snakefile (the Snakemake workflow catalog's layout; a deployed copy and a
+# `module` use that file directly).
 
 
-configfile: "config/config.yaml"
+include: "workflow/Snakefile"
 
 
-# Helpers, one subject each: the validated config, the videos and input functions, devices and
-# resources, and the hooks around the jobs.
-include: "workflow/rules/common/config.smk"
-include: "workflow/rules/common/inputs.smk"
-include: "workflow/rules/common/resources.smk"
-include: "workflow/rules/common/hooks.smk"
-include: "workflow/rules/probe.smk"
-include: "workflow/rules/frames.smk"
-include: "workflow/rules/flow.smk"
-include: "workflow/rules/validation.smk"
-include: "workflow/rules/inference.smk"
-include: "workflow/rules/chunks.smk"  # chunk_frames > 0: flow and inference per chunk (cluster engineer)
-include: "workflow/rules/render.smk"
-include: "workflow/rules/summary.smk"
-include: "workflow/rules/viewing.smk"  # director.mp4 and viewer.html: ways to see the result
-include: "workflow/rules/provenance.smk"  # results/<video>/provenance.json from each stage's record
-include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
-
-
-rule all:
-    default_target: True
-    input:
-        all_outputs() + evaluation_outputs() + viewing_outputs(),
-    localrule: True
+# An included file's default target does not carry over (Snakemake restores the including file's,
+# here none): `rule all` stays the default.
+workflow.default_target = "all"

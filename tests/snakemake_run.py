@@ -16,6 +16,8 @@ from pathlib import Path
 from videoclips import shared_dir
 
 REPO = Path(__file__).resolve().parents[1]
+# The workflow's definition (the top-level Snakefile only includes it).
+SNAKEFILE = REPO / "workflow" / "Snakefile"
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 # The default of ``models``: the test data's checkpoints.
 SHARED_MODELS = object()
@@ -37,8 +39,8 @@ def environment(*, models: Path | None | object = SHARED_MODELS, **extra: str) -
 
 
 def command(workdir: Path, *args: str, configfile: Path | None = None, cores: int | None = 2) -> list[str]:
-    """The snakemake command line for the repository's Snakefile in ``workdir``."""
-    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir)]
+    """The snakemake command line for the repository's workflow (``SNAKEFILE``) in ``workdir``."""
+    cmd = [str(SNAKEMAKE), "--snakefile", str(SNAKEFILE), "--directory", str(workdir)]
     if configfile is not None:
         cmd += ["--configfile", str(configfile)]
     if cores is not None:
