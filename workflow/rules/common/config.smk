@@ -3,6 +3,7 @@
 
 import ast
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,24 @@ validate(config, schema="../../schemas/config.schema.yaml")
 # ---- where things are ---------------------------------------------------------------------
 
 RESULTS = "results"
+# Used as a `module` with `prefix:` (README, "In a workflow of your own"), Snakemake puts the
+# prefix before every relative path of the rules, so the outputs are under it: the files this
+# workflow reads itself are found there too (`prefixed`), and the paths the user gives (videos,
+# inputs.frames, inputs.flow) stay where they are (`user_path`). Empty in a run of its own.
+MODULE_PREFIX = str(workflow.modifier.modify_path(RESULTS))[: -len(RESULTS)]
+
+
+def prefixed(path):
+    """``path`` (a relative path of a rule) where Snakemake puts it in this run."""
+    return MODULE_PREFIX + str(path)
+
+
+def user_path(path):
+    """A path from the config as a rule's input: absolute under a module prefix (Snakemake
+    prefixes relative paths only), as given otherwise."""
+    return os.path.abspath(path) if MODULE_PREFIX else str(path)
+
+
 BYO_FRAMES = config["inputs"]["frames"]
 BYO_FLOW = config["inputs"]["flow"]
 FLOW_METHOD_REQUESTED = config["flow"]["method"]

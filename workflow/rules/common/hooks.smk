@@ -107,7 +107,7 @@ def check_slurm_arrays(jobs):
 def recorded_flow_method(video):
     """The flow method of a finished flow of ``video`` (its provenance record), else None."""
     for stage in ("flow", "gather_flow"):
-        record = Path(result(video, f"provenance/{stage}.json"))
+        record = Path(prefixed(result(video, f"provenance/{stage}.json")))
         if record.is_file():
             try:
                 return json.loads(record.read_text())["params"]["method"]

@@ -85,7 +85,7 @@ def select_videos(found):
     selection = select(
         with_source,
         exclude=config["exclude"],
-        results=RESULTS,
+        results=prefixed(RESULTS),
         sheet_excluded={v for v, row in SHEET.items() if row.get("exclude")},
     )
     for video, reason in selection.skipped.items():
@@ -132,20 +132,20 @@ def source_video(wildcards):
         raise WorkflowError(
             f"no source video for {wildcards.video} in {config['videos']}"
         )
-    return path
+    return user_path(path)
 
 
 def model_frames(wildcards):
     """The folder of 320x240 frames the model reads (or the bring-your-own frames)."""
     if BYO_FRAMES:
-        return str(Path(BYO_FRAMES) / wildcards.video)
+        return user_path(Path(BYO_FRAMES) / wildcards.video)
     return result(wildcards.video, "frames")
 
 
 def flow_source_frames(wildcards):
     """The frames the flow engine reads: extracted at the working width, or bring-your-own."""
     if BYO_FRAMES:
-        return str(Path(BYO_FRAMES) / wildcards.video)
+        return user_path(Path(BYO_FRAMES) / wildcards.video)
     return result(wildcards.video, "flow_frames")
 
 
@@ -154,7 +154,7 @@ def flow_images(wildcards):
     if not USE_FLOW:
         return []
     if BYO_FLOW:
-        return str(Path(BYO_FLOW) / wildcards.video)
+        return user_path(Path(BYO_FLOW) / wildcards.video)
     return result(wildcards.video, "flow")
 
 

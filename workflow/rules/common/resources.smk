@@ -120,7 +120,7 @@ def probed_width(video):
     if BYO_FRAMES:
         return None
     try:
-        info = json.loads(Path(result(video, "video.json")).read_text())
+        info = json.loads(Path(prefixed(result(video, "video.json"))).read_text())
         return int((info.get("spherical") or {}).get("view_size", [info["width"]])[0])
     except (OSError, ValueError, KeyError, TypeError):
         return None
