@@ -81,3 +81,15 @@ def test_a_request_no_node_can_hold_is_named(request_: Request, words: str) -> N
 def test_an_unknown_partition_is_named() -> None:
     message = unfit_request([Request("flow", "gpus", 4, 1, 1, 1)], parse_sinfo(SINFO))
     assert message is not None and "partition gpus" in message and "cpu, gpu" in message
+
+
+def test_a_job_group_too_large_for_every_node_is_named_with_its_rules() -> None:
+    # two extractions side by side in one submission (job_groups): 4 + 4 CPUs fit no 6-CPU node
+    group = job_request("extract_flow_frames, extract_frames, probe", 8, {"mem_mb": 16000, "runtime": 240}, group="frames")
+    assert group.label == "job group frames (extract_flow_frames, extract_frames, probe)"
+    nodes = parse_sinfo("small01|cpu*|6|64000|(null)|infinite\n")
+    message = unfit_request([group], nodes)
+    assert message is not None and message.startswith(
+        "job group frames (extract_flow_frames, extract_frames, probe) asks for 8 CPUs, 16000 MB, 0 GPUs, 240 min"
+    ), message
+    assert unfit_request([job_request("extract_frames", 4, {"mem_mb": 8000, "runtime": 120})], nodes) is None

@@ -41,14 +41,19 @@ class Node:
 
 @dataclass(frozen=True)
 class Request:
-    """What one job of a rule asks SLURM for."""
+    """What one job of a rule (or one job group, whose steps go out in one submission) asks SLURM for."""
 
-    rule: str
+    rule: str  # a group's: its rules, comma-separated
     partition: str | None
     cpus: int
     mem_mb: int
     gpus: int
     runtime_min: int
+    group: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"job group {self.group} ({self.rule})" if self.group else f"rule {self.rule}"
 
     def describe(self) -> str:
         return f"{self.cpus} CPUs, {self.mem_mb} MB, {self.gpus} GPUs, {self.runtime_min} min"
@@ -114,9 +119,9 @@ def slurm_nodes() -> list[Node]:
     return parse_sinfo(out.stdout)
 
 
-def job_request(rule: str, threads: int, resources: Mapping) -> Request:
-    """The request of one Snakemake job as profiles/slurm submits it: CPUs = threads per GPU
-    (``--cpus-per-gpu``) for a GPU job, ``--cpus-per-task`` = threads otherwise."""
+def job_request(rule: str, threads: int, resources: Mapping, group: str | None = None) -> Request:
+    """The request of one Snakemake job (or job ``group``) as profiles/slurm submits it: CPUs =
+    threads per GPU (``--cpus-per-gpu``) for a GPU job, ``--cpus-per-task`` = threads otherwise."""
 
     def number(key: str) -> int:
         value = resources.get(key)
@@ -131,6 +136,7 @@ def job_request(rule: str, threads: int, resources: Mapping) -> Request:
         mem_mb=number("mem_mb"),
         gpus=gpus,
         runtime_min=number("runtime"),
+        group=group,
     )
 
 
@@ -155,14 +161,14 @@ def unfit_request(requests: Iterable[Request], nodes: list[Node]) -> str | None:
         if not candidates:
             known = sorted({n.partition for n in nodes})
             return (
-                f"rule {request.rule} is to be submitted to {where}, which sinfo does not list "
+                f"{request.label} is to be submitted to {where}, which sinfo does not list "
                 f"(partitions: {', '.join(known) or 'none'}): set slurm_partition in the profile"
             )
         if any(fits(request, node) for node in candidates):
             continue
         largest = max(candidates, key=lambda n: (n.gpus >= request.gpus, n.mem_mb, n.cpus, n.time_limit_min))
         return (
-            f"rule {request.rule} asks for {request.describe()} but no node of {where} can ever run it "
+            f"{request.label} asks for {request.describe()} but no node of {where} can ever run it "
             f"(largest {largest.describe()}): lower the request under set-resources in the profile "
             "(or cap threads with --max-threads), or choose a partition with larger nodes (slurm_partition)"
         )

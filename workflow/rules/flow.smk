@@ -9,6 +9,8 @@ rule flow:
         "logs/flow/{video}.log",
     benchmark:
         "logs/benchmarks/flow/{video}.tsv"
+    group:
+        job_group("saliency")
     conda:
         "../envs/sstsal.yaml"
     threads: 4

@@ -11,6 +11,8 @@ rule extract_frames:
         "logs/extract_frames/{video}.log",
     benchmark:
         "logs/benchmarks/extract_frames/{video}.tsv"
+    group:
+        job_group("frames")
     conda:
         "../envs/sstsal.yaml"
     # ffmpeg decodes and scales the source video on several cores
@@ -43,6 +45,8 @@ rule extract_flow_frames:
         "logs/extract_flow_frames/{video}.log",
     benchmark:
         "logs/benchmarks/extract_flow_frames/{video}.tsv"
+    group:
+        job_group("frames")
     conda:
         "../envs/sstsal.yaml"
     threads: 4

@@ -13,6 +13,8 @@ rule inference:
         "logs/inference/{video}.log",
     benchmark:
         "logs/benchmarks/inference/{video}.tsv"
+    group:
+        job_group("saliency")
     conda:
         "../envs/sstsal.yaml"
     threads: 4

@@ -10,6 +10,8 @@ rule probe:
     benchmark:
         "logs/benchmarks/probe/{video}.tsv"
     localrule: True
+    group:
+        job_group("frames")
     conda:
         "../envs/sstsal.yaml"
     params:

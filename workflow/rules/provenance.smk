@@ -12,6 +12,8 @@ rule provenance:
     log:
         "logs/provenance/{video}.log",
     localrule: True
+    group:
+        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     params:

@@ -16,6 +16,8 @@ rule render:
         "logs/render/{video}.log",
     benchmark:
         "logs/benchmarks/render/{video}.tsv"
+    group:
+        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     # ffmpeg decodes the source and x264 encodes the overlay on several cores

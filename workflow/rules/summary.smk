@@ -23,6 +23,8 @@ rule summary:
     benchmark:
         "logs/benchmarks/summary/{video}.tsv"
     localrule: True
+    group:
+        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     params:

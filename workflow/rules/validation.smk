@@ -12,6 +12,8 @@ rule validate:
     benchmark:
         "logs/benchmarks/validate/{video}.tsv"
     localrule: True
+    group:
+        job_group("saliency")
     conda:
         "../envs/sstsal.yaml"
     params:

@@ -19,8 +19,11 @@ rule director_path:
         "logs/director_path/{video}.log",
     benchmark:
         "logs/benchmarks/director_path/{video}.tsv"
-    # a few seconds of numpy on the maps: on a cluster it runs where snakemake runs
+    # a few seconds of numpy on the maps: on a cluster it travels in its video's views job (job_groups),
+    # or runs where snakemake runs
     localrule: True
+    group:
+        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     params:
@@ -49,6 +52,8 @@ rule director:
         "logs/director/{video}.log",
     benchmark:
         "logs/benchmarks/director/{video}.tsv"
+    group:
+        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     # ffmpeg decodes the full-resolution source, cv2.remap and x264 share the rest
@@ -87,6 +92,8 @@ rule viewer:
         "logs/viewer/{video}.log",
     benchmark:
         "logs/benchmarks/viewer/{video}.tsv"
+    group:
+        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     threads: 2

@@ -58,15 +58,22 @@ def on_slurm():
 
 
 def check_slurm_requests(jobs):
-    """Under SLURM: stop when a job to submit asks for more than any node of its partition
-    offers (such a job would pend for ever while snakemake says nothing)."""
+    """Under SLURM: stop when a job (or a job group) to submit asks for more than any node of its
+    partition offers (such a job would pend for ever while snakemake says nothing)."""
     from sstsal.pipeline.slurm_fit import job_request, slurm_nodes, unfit_request
 
-    requests = {
-        job_request(job.rule.name, job.threads, job.resources)
-        for job in jobs
-        if not job.is_local
-    }
+    requests = set()
+    for job in jobs:
+        # a step of a job group (job_groups) goes out in its group's submission, with its
+        # group's summed request: a group of steps that fit one by one may not fit together
+        group = workflow.dag.get_job_group(job)
+        if group is not None:
+            names = ", ".join(sorted({j.rule.name for j in group.jobs}))
+            requests.add(
+                job_request(names, group.threads, group.resources, group=group.groupid)
+            )
+        elif not job.is_local:
+            requests.add(job_request(job.rule.name, job.threads, job.resources))
     if not requests:
         return
     try:

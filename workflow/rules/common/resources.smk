@@ -10,6 +10,19 @@ from snakemake.exceptions import WorkflowError
 from sstsal.errors import SstsalError
 from sstsal.pipeline.resources import flow_size_factor, scaled_request
 
+# ---- cluster submissions -----------------------------------------------------------------
+
+
+def job_group(name):
+    """The `group:` of a stage (config `job_groups`): on a cluster, a video's light steps travel
+    with its heavy ones in three submissions, "frames" (probe and both extractions), "saliency" (flow,
+    validation, inference: one GPU) and "views" (overlay, summary, director's cut, viewer,
+    provenance); Snakemake sums the requests of the steps that run side by side and adds up the
+    times of those that run one after the other. Off (None): one submission per stage. Local
+    runs ignore groups."""
+    return name if config["job_groups"] else None
+
+
 # ---- devices and methods ------------------------------------------------------------------
 
 
