@@ -70,6 +70,9 @@ LOCAL_RULES = ["probe", "validate", "summary", "chunk_plan", "gather_flow", "dir
 # The largest memory request of this run (MB): gather_saliency's 16000, and the retried inference
 # chunk's second attempt, 2 x 8000 (workflow/rules/chunks.smk). A node must hold it.
 LARGEST_REQUEST_MB = 16000
+# These runs check the submissions of single stages (and arrays, which are per rule): job groups
+# off. tests/test_slurm_groups.py runs the grouped submissions.
+NO_GROUPS = ("--config", "job_groups=false")
 
 
 NODES = 2  # .ci/slurm/up.sh: sstsal-n1 and sstsal-n2
@@ -225,7 +228,7 @@ def slurm_run(cluster, tmp_path_factory):
     started = time.monotonic()
     try:
         with visible_devices("7"):
-            out = snakemake(workdir, "--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE), timeout=900)
+            out = snakemake(workdir, *NO_GROUPS, "--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE), timeout=900)
     finally:
         watcher.done.set()
         watcher.join(timeout=60)
@@ -427,7 +430,7 @@ def array_run(cluster, tmp_path_factory):
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
     profile = gres_profile(tmp_path_factory.mktemp("profile"))
     targets = [f"results/v{i:02d}/saliency.npz" for i in range(ARRAY_VIDEOS)]
-    args = ["--workflow-profile", str(profile), "--profile", str(CI_PROFILE), "--slurm-array-jobs", ARRAY_RULES]
+    args = [*NO_GROUPS, "--workflow-profile", str(profile), "--profile", str(CI_PROFILE), "--slurm-array-jobs", ARRAY_RULES]
     started = time.monotonic()
     logs = [
         snakemake(workdir, *args, *targets, *step, timeout=900) for step in (["--until", "probe"], ["--until", "validate"], [])
@@ -496,7 +499,7 @@ def test_a_request_no_node_can_hold_stops_the_run_before_any_job(cluster, tmp_pa
     settings = yaml.safe_load((profile / "config.yaml").read_text())
     settings["set-resources"]["inference"]["mem_mb"] = 999999
     (profile / "config.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
-    err = failed_snakemake(workdir, "--workflow-profile", str(profile), "--profile", str(CI_PROFILE))
+    err = failed_snakemake(workdir, *NO_GROUPS, "--workflow-profile", str(profile), "--profile", str(CI_PROFILE))
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, err[-3000:]
     assert errors[0].startswith("error: rule inference asks for 1 CPUs, 999999 MB, 1 GPUs, 120 min but no node of "), errors
@@ -508,7 +511,7 @@ def test_a_request_no_node_can_hold_stops_the_run_before_any_job(cluster, tmp_pa
 def test_array_jobs_with_too_few_job_slots_stop_the_run(cluster, tmp_path):
     workdir = small_workdir(tmp_path / "work")
     err = failed_snakemake(
-        workdir, "--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE), "--jobs", "3",
+        workdir, *NO_GROUPS, "--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE), "--jobs", "3",
         "--slurm-array-jobs", ARRAY_RULES,
     )  # fmt: skip
     errors = [line for line in err.splitlines() if line.startswith("error: ")]

@@ -92,4 +92,5 @@ def test_a_job_group_too_large_for_every_node_is_named_with_its_rules() -> None:
     assert message is not None and message.startswith(
         "job group frames (extract_flow_frames, extract_frames, probe) asks for 8 CPUs, 16000 MB, 0 GPUs, 240 min"
     ), message
+    assert "--cores N" in message and "job_groups=false" in message, message
     assert unfit_request([job_request("extract_frames", 4, {"mem_mb": 8000, "runtime": 120})], nodes) is None

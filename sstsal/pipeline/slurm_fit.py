@@ -167,9 +167,16 @@ def unfit_request(requests: Iterable[Request], nodes: list[Node]) -> str | None:
         if any(fits(request, node) for node in candidates):
             continue
         largest = max(candidates, key=lambda n: (n.gpus >= request.gpus, n.mem_mb, n.cpus, n.time_limit_min))
+        # a group asks for the sum of its steps side by side: --cores N caps it at N CPUs (its steps
+        # then share them, their times added), job_groups=false sends each step alone
+        lower = (
+            "cap the CPUs of each job group with --cores N (its steps then run one after the other) or run "
+            "without groups (--config job_groups=false)"
+            if request.group
+            else "lower the request under set-resources in the profile (or cap threads with --max-threads)"
+        )
         return (
             f"{request.label} asks for {request.describe()} but no node of {where} can ever run it "
-            f"(largest {largest.describe()}): lower the request under set-resources in the profile "
-            "(or cap threads with --max-threads), or choose a partition with larger nodes (slurm_partition)"
+            f"(largest {largest.describe()}): {lower}, or choose a partition with larger nodes (slurm_partition)"
         )
     return None

@@ -1,0 +1,106 @@
+"""Job groups on the two-node SLURM cluster of CI (.ci/slurm/up.sh; marked slow): three videos
+with every default output go to SLURM in three submissions each, each asking for what its steps
+need together, and a group that no node can hold stops the run before its first job.
+
+The nodes have one CPU each, and the CI profile caps every step at one thread; `--cores 1`
+caps each group at one CPU too, so Snakemake runs a group's steps one after the other inside
+its job: its memory is then its largest step's and its time the sum of its steps' times.
+In CI (CI=true) a missing cluster is a failure; elsewhere the tests are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from clip_workflow import snakemake
+from test_job_groups import workdir_with_videos
+from test_slurm import CI_PROFILE, PROFILE, cluster, failed_snakemake, job_table, time_limit  # noqa: F401 (cluster: the fixture)
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cluster")]
+
+VIDEOS = 3
+GROUPS = {
+    "frames": ["extract_flow_frames", "extract_frames", "probe"],
+    "saliency": ["flow", "inference", "validate"],
+    "views": ["director", "director_path", "provenance", "render", "summary", "viewer"],
+}
+PROFILES = ("--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE))
+
+
+def group_submissions(log: str) -> list[dict]:
+    """Every group job the plugin submitted: its name, SLURM id, log, and its steps (rule,
+    video, resources) as Snakemake printed them before the submission."""
+    found, group, step = [], None, None
+    for line in log.splitlines():
+        text = line.strip()
+        if match := re.search(r"\] Group job (\w+) \(jobs in lexicogr\. order\):$", text):
+            group, step = {"group": match[1], "steps": []}, None
+        elif group is not None and (match := re.fullmatch(r"(?:local)?rule (\w+):", text)) and line.startswith("    "):
+            step = {"rule": match[1]}
+            group["steps"].append(step)
+        elif step is not None and (match := re.fullmatch(r"wildcards: video=(\S+)", text)):
+            step["video"] = match[1]
+        elif step is not None and text.startswith("resources: "):
+            step.update(item.split("=", 1) for item in text.removeprefix("resources: ").split(", "))
+        if match := re.search(r"Job \S+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.", text):
+            assert group is not None, f"a submission that is not a group job: {text}"
+            found.append(dict(group, slurm_id=match[1], log=match[2]))
+            group, step = None, None
+    return found
+
+
+def test_three_videos_go_to_slurm_in_three_submissions_each(tmp_path):
+    workdir = workdir_with_videos(tmp_path / "work", videos=VIDEOS)
+    started = time.monotonic()
+    out = snakemake(workdir, *PROFILES, "--cores", "1", timeout=900)
+    print(f"SLURM run of {VIDEOS} videos in groups: {time.monotonic() - started:.0f} s")
+    log = out.stdout + out.stderr
+    jobs = group_submissions(log)
+    assert len(re.findall(r"has been submitted with SLURM jobid", log)) == len(jobs) == 3 * VIDEOS, log[-3000:]
+    # each video's steps in its three groups, nothing else submitted, nothing on the login node but `all`
+    by_video = {}
+    for job in jobs:
+        videos = {step["video"] for step in job["steps"]}
+        assert len(videos) == 1, job
+        assert sorted(step["rule"] for step in job["steps"]) == GROUPS[job["group"]], job
+        by_video.setdefault(videos.pop(), []).append(job["group"])
+    assert {video: sorted(groups) for video, groups in by_video.items()} == {f"v{i}": sorted(GROUPS) for i in range(VIDEOS)}
+    assert re.findall(r"^localrule (\w+):$", log, flags=re.M) == ["all"], log[-3000:]
+    # SLURM's record: each group asked for its steps' largest memory and their summed time, one
+    # CPU, and one GPU for the group with flow and inference; every job ran and finished
+    table = job_table(workdir)
+    assert sorted(table) == sorted(job["slurm_id"] for job in jobs)
+    for job in jobs:
+        row, steps = table[job["slurm_id"]], job["steps"]
+        assert row["state"] == "COMPLETED" and row["comment"].startswith(f"group_{job['group']}"), row
+        assert row["memory"] == f"{max(int(s.get('mem_mb', 0)) for s in steps)}M", (row, steps)
+        assert row["time_limit"] == time_limit(sum(int(s.get("runtime", 0)) for s in steps)), (row, steps)
+        assert row["cpus"] == "1", row
+        assert row["gpus"] == ("gres:gpu:1" if job["group"] == "saliency" else "N/A"), row
+        text = (workdir / job["log"]).read_text(errors="replace") if not job["log"].startswith("/") else ""
+        text = text or open(job["log"], errors="replace").read()
+        assert f"{len(steps)} of {len(steps)} steps (100%) done" in text, text[-2000:]
+    assert {row["node"] for row in table.values()} == {"sstsal-n1", "sstsal-n2"}, table
+    for i in range(VIDEOS):
+        for name in ("saliency.npz", "overlay.mp4", "director.mp4", "viewer.html", "provenance.json"):
+            assert (workdir / "results" / f"v{i}" / name).stat().st_size > 0, name
+    assert f"{VIDEOS} finished" in log or log.count(" finished") >= VIDEOS, log[-2000:]
+
+
+def test_a_group_that_no_node_can_hold_stops_the_run_before_any_job(tmp_path):
+    # without --cores 1 a group asks for what its steps side by side need: the overlay, the summary
+    # and the camera path (one CPU each) want 3 CPUs, more than a node of the CI cluster has; its
+    # memory is its widest layer's (director's cut 8000 + viewer 4000 MB), its time the layers' sum
+    workdir = workdir_with_videos(tmp_path / "work", videos=1)
+    err = failed_snakemake(workdir, *PROFILES)
+    errors = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(errors) == 1, err[-3000:]
+    assert errors[0].startswith(
+        "error: job group views (director, director_path, provenance, render, summary, viewer) asks for "
+        "3 CPUs, 12000 MB, 0 GPUs, 240 min but no node of the default partition (debug) can ever run it"
+    ), errors
+    assert "--cores N" in errors[0], errors
+    assert not (workdir / "results").exists() and not (workdir / "logs" / "slurm").exists()
+    assert job_table(workdir) == {}
