@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from sstsal.atomic import atomic_file
+from sstsal.errors import InputError
 from sstsal.media.naming import parse_frame_name
 
 MAP_SHAPE = (240, 320)
@@ -46,6 +47,14 @@ def source_frames(names: Sequence[str]) -> np.ndarray:
     return np.array([int(str(n).rsplit("_", 1)[1]) for n in names], dtype=np.int64)
 
 
+def _ascending(names: Sequence[str]) -> bool:
+    """Whether names ``<video>_<index>`` are in ascending frame order (names of another form pass)."""
+    try:
+        return not np.any(np.diff(source_frames(names)) <= 0)
+    except (IndexError, ValueError):
+        return True
+
+
 class StackWriter:
     """Append the maps of ``names`` (in that order) to the stack at ``path``; on leaving the ``with``
     block every map must be in, and the file appears (atomically). An exception leaves no file.
@@ -59,7 +68,7 @@ class StackWriter:
     def __init__(self, path: str | os.PathLike, names: Sequence[str], *, shape: tuple[int, int] = MAP_SHAPE) -> None:
         self.path, self.shape = Path(path), tuple(shape)
         self.names = np.asarray(list(names), dtype=str)
-        if len(self.names) and np.any(np.diff(source_frames(self.names)) <= 0):
+        if not _ascending(self.names):
             raise ValueError("stack names must be in ascending frame order, each once")
         self.count = 0
         self._atomic = None
@@ -154,13 +163,16 @@ class SaliencyStack:
             members = [n[:-4] for n in files if n.endswith(".npy")]
             if not members:
                 raise KeyError("neither a saliency stack (maps, names) nor raw.npz (one 2-D map per frame name)")
-            self.names = np.asarray([members[i] for i in frame_order(members)], dtype=str)
+            try:
+                self.names = np.asarray([members[i] for i in frame_order(members)], dtype=str)
+            except InputError:
+                raise KeyError("neither a saliency stack (maps, names) nor raw.npz (one 2-D map per frame name)") from None
             self._raw = list(self.names)
             first = self._read_raw(0)
             if first.ndim != 2:
                 raise KeyError("neither a saliency stack (maps, names) nor raw.npz (one 2-D map per frame name)")
             self.shape, self.dtype = first.shape, first.dtype
-        if len(self.names) and np.any(np.diff(source_frames(self.names)) <= 0):
+        if not _ascending(self.names):
             raise KeyError("the stack's frame names are not in ascending frame order")
 
     def __len__(self) -> int:

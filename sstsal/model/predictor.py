@@ -17,8 +17,8 @@ videos into jobs) gives bit-identical maps.
 
 from __future__ import annotations
 
-import logging
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -31,8 +31,8 @@ import torch
 from sstsal.atomic import atomic_directory, check_replaceable
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
-from sstsal.media.naming import FrameName, list_frames, match_flow
 from sstsal.logs import progress_bar
+from sstsal.media.naming import FrameName, list_frames, match_flow
 from sstsal.media.saliency_stack import StackWriter, unseen_masked_map
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
