@@ -154,18 +154,26 @@ def candidate_grid(max_pitch: float) -> np.ndarray:
     return np.stack([yy.ravel(), pp.ravel()], axis=1)
 
 
-def view_scores(maps01: np.ndarray, candidates: np.ndarray, sigma_deg: float) -> np.ndarray:
-    """(N, C): the saliency each candidate direction gathers under a spherical Gaussian.
-
-    Pixels weigh by their solid angle (cos latitude): a map is a density over the image, and
-    the rows near the poles cover a sliver of the sphere.
-    """
-    small = np.stack([cv2.resize(m, SCORE_SIZE, interpolation=cv2.INTER_AREA) for m in maps01])
+def score_kernel(candidates: np.ndarray, sigma_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P, C) float32, and the pixels' (P,) solid-angle weights: the solid-angle-weighted spherical Gaussian of each candidate direction at
+    the pixels of a :data:`SCORE_SIZE` map (see :func:`view_scores`)."""
     pixels = pixel_directions(SCORE_SIZE[1], SCORE_SIZE[0]).reshape(-1, 3)
     solid_angle = np.sqrt(1 - pixels[:, 1] ** 2)  # cos latitude
     kappa = 1.0 / math.radians(sigma_deg) ** 2
     kernel = np.exp(kappa * (pixels @ direction(candidates[:, 0], candidates[:, 1]).T - 1.0))  # (P, C)
-    return (small.reshape(len(small), -1) * solid_angle) @ kernel.astype(np.float32)
+    return kernel.astype(np.float32), solid_angle
+
+
+def view_scores(maps01: np.ndarray, candidates: np.ndarray, sigma_deg: float, kernel=None) -> np.ndarray:
+    """(N, C): the saliency each candidate direction gathers under a spherical Gaussian.
+
+    Pixels weigh by their solid angle (cos latitude): a map is a density over the image, and
+    the rows near the poles cover a sliver of the sphere. ``kernel``: :func:`score_kernel`'s
+    result for these candidates and sigma (made here when None).
+    """
+    kernel, solid_angle = kernel if kernel is not None else score_kernel(candidates, sigma_deg)
+    small = np.stack([cv2.resize(m, SCORE_SIZE, interpolation=cv2.INTER_AREA) for m in maps01])
+    return (small.reshape(len(small), -1) * solid_angle) @ kernel
 
 
 def choose_targets(
@@ -308,7 +316,8 @@ def camera_path(
     """
     candidates = candidate_grid(settings.max_pitch)
     windows = [(0, maps)] if isinstance(maps, np.ndarray) else maps
-    parts = [view_scores(normalised_maps(window), candidates, sigma_deg=settings.fov / 6) for _, window in windows]
+    kernel = score_kernel(candidates, settings.fov / 6)  # once: the same for every window
+    parts = [view_scores(normalised_maps(window), candidates, settings.fov / 6, kernel) for _, window in windows]
     scores = np.concatenate(parts) if parts else np.zeros((0, len(candidates)), np.float32)
     if len(scores) == 0:
         raise InputError("no saliency maps: the director needs at least one")
