@@ -56,6 +56,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument("--size", default="640x320", help="the looped clip's WIDTHxHEIGHT (default: 640x320)")
     parser.add_argument("--clip", default=None, help="the clip to loop (default: the test clip of tests/testdata.py)")
     parser.add_argument("--cores", default="2", help="snakemake --cores (default: 2)")
+    parser.add_argument("--sample-fps", type=float, default=None,
+                        help="sample this many frames per second (extract.sampling exact); default: the published sampling")
     parser.add_argument("--workdir", default=None, help="folder for the runs, kept (default: a temporary one, removed)")
     argv = sys.argv[1:] if argv is None else argv
     extra: list[str] = []
@@ -87,9 +89,11 @@ def looped_clip(clip: Path, out: Path, seconds: float, size: str) -> Path:
     return out
 
 
-def run_workflow(workdir: Path, videos: Path, cores: str, extra: list[str], *, notemp: bool) -> float:
+def run_workflow(workdir: Path, videos: Path, cores: str, extra: list[str], *, notemp: bool, sample_fps: float | None) -> float:
     """The workflow in ``workdir`` on ``videos``; returns its wall seconds (fails with the log's tail)."""
     config = {"videos": str(videos), "flow": {"method": "dis"}, "model": {"device": "cpu"}}
+    if sample_fps is not None:
+        config["extract"] = {"sampling": "exact", "fps": sample_fps}
     configfile = workdir / "bench_long_config.yaml"
     configfile.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
     command = [sys.executable, "-m", "snakemake", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
@@ -153,6 +157,7 @@ def within(short: float, long: float) -> bool:
 
 def print_report(runs: dict[float, dict], longest: float, settings: str) -> None:
     lengths = sorted(runs)
+    longest = longest if longest in runs else lengths[-1]
     stages = {rule for run in runs.values() for rule in run["stages"]}
     order = [r for r in STAGE_ORDER if r in stages] + sorted(stages - set(STAGE_ORDER))
     heads = " | ".join(f"{m:g} min" for m in lengths)
@@ -176,13 +181,17 @@ def print_report(runs: dict[float, dict], longest: float, settings: str) -> None
     print("| whole run | " + " | ".join(f"{runs[m]['seconds']:.0f}" for m in lengths) + " |")
     print("\nSampled frames with a map: " + ", ".join(f"{m:g} min {runs[m]['frames']}" for m in lengths))
     disk = runs[longest]["disk"]
+    shortest = runs[lengths[0]]["disk"]
     per_hour = 60.0 / longest
-    print(f"\nDisk use per hour of video (the {longest:g}-minute run's files x {per_hour:g})\n")
+    print(f"\nDisk use per hour of video (the {longest:g}-minute run's files x {per_hour:g}; an output "
+          f"no larger than 1.5 x its {lengths[0]:g}-minute size does not grow with the video)\n")
     print(f"| output | {longest:g} min (MB) | per hour (GB) | kept |")
     print("|---|---|---|---|")
     for name, size in disk.items():
         kept = TEMPORARY.get(name, "kept")
-        print(f"| `{name}` | {size / MB:.1f} | {size * per_hour / 1e9:.2f} | {kept} |")
+        fixed = len(runs) > 1 and name in shortest and size <= 1.5 * shortest[name]
+        hourly = "fixed size" if fixed else f"{size * per_hour / 1e9:.2f}"
+        print(f"| `{name}` | {size / MB:.1f} | {hourly} | {kept} |")
     pieces = disk.get("saliency/", 0) + disk.get("saliency.npz", 0)
     print(f"| `pieces/saliency/` (while inference runs, a long video) | {pieces / MB:.1f} | {pieces * per_hour / 1e9:.2f} | "
           "deleted when the pieces are gathered (hard links: the PNGs take no second copy) |")  # fmt: skip
@@ -198,14 +207,19 @@ def main(argv: list[str] | None = None) -> int:
     root = Path(tempfile.mkdtemp(prefix="bench_long_")) if temporary else Path(args.workdir).resolve()
     lengths = sorted(args.minutes)
     runs: dict[float, dict] = {}
+    settings = f"{clip.name} at {args.size} looped, flow dis, model cpu, --cores {args.cores}"
+    settings += f", sampling exact {args.sample_fps:g} fps" if args.sample_fps else ", published sampling"
+    if extra:
+        settings += ", snakemake " + " ".join(extra)
     try:
-        for minutes in lengths:
+        # the longest first: the run that matters most is measured even if a later one is cut short
+        for minutes in [lengths[-1], *lengths[:-1]]:
             workdir = root / f"{minutes:g}min"
             if (workdir / "results").exists():
                 fail(f"{workdir} already holds results of a run: give a new --workdir")
             videos = workdir / "videos"
             looped_clip(clip, videos / f"{VIDEO}.mp4", minutes * 60, args.size)
-            seconds = run_workflow(workdir, videos, args.cores, extra, notemp=minutes == lengths[-1])
+            seconds = run_workflow(workdir, videos, args.cores, extra, notemp=minutes == lengths[-1], sample_fps=args.sample_fps)
             from sstsal.media.saliency_stack import open_stack
 
             with open_stack(workdir / "results" / VIDEO / "saliency.npz") as stack:
@@ -213,10 +227,8 @@ def main(argv: list[str] | None = None) -> int:
             runs[minutes] = {"stages": stage_records(workdir), "seconds": seconds, "frames": frames,
                              "disk": disk_use(workdir / "results" / VIDEO)}  # fmt: skip
             print(f"{minutes:g} min: {frames} maps, {seconds:.0f} s", flush=True)
-        settings = f"{clip.name} at {args.size} looped, flow dis, model cpu, --cores {args.cores}"
-        if extra:
-            settings += ", snakemake " + " ".join(extra)
-        print_report(runs, lengths[-1], settings)
+            print_report(runs, lengths[-1], settings)
+            sys.stdout.flush()
         failed = [r for r in runs[lengths[0]]["stages"] if r in runs[lengths[-1]]["stages"]
                   and not within(runs[lengths[0]]["stages"][r][0], runs[lengths[-1]]["stages"][r][0])]  # fmt: skip
         print(f"\nstages whose peak grew more than 15 % or 150 MB: {', '.join(failed) or 'none'}")
