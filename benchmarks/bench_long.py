@@ -12,7 +12,8 @@ its temporary outputs with ``--notemp`` so that they can be measured).
 
     python benchmarks/bench_long.py                          # 1, 3 and 10 minutes, 640x320
     python benchmarks/bench_long.py --minutes 0.5 1 --size 320x160 --workdir /tmp/long
-    python benchmarks/bench_long.py -- --config 'extract={fps: 4, sampling: exact}'   # extra snakemake args
+    python benchmarks/bench_long.py --sample-fps 2 --viewer   # exact sampling at 2 fps; with the viewer page
+    python benchmarks/bench_long.py -- --config piece_seconds=60           # extra snakemake args
 
 Each run takes about as long as the video's length times the workflow's speed on this machine:
 on a 2-core laptop CPU, inference of 7.5 sampled frames per second of video dominates.
@@ -56,6 +57,9 @@ def parse_args(argv: list[str] | None = None) -> tuple[argparse.Namespace, list[
     parser.add_argument("--size", default="640x320", help="the looped clip's WIDTHxHEIGHT (default: 640x320)")
     parser.add_argument("--clip", default=None, help="the clip to loop (default: the test clip of tests/testdata.py)")
     parser.add_argument("--cores", default="2", help="snakemake --cores (default: 2)")
+    parser.add_argument("--viewer", action="store_true",
+                        help="also make the viewer page (viewer.enabled); left out by default: it has its own "
+                             "long-video benchmark, benchmarks/bench_viewer_long.py where present")
     parser.add_argument("--sample-fps", type=float, default=None,
                         help="sample this many frames per second (extract.sampling exact); default: the published sampling")
     parser.add_argument("--workdir", default=None, help="folder for the runs, kept (default: a temporary one, removed)")
@@ -89,9 +93,11 @@ def looped_clip(clip: Path, out: Path, seconds: float, size: str) -> Path:
     return out
 
 
-def run_workflow(workdir: Path, videos: Path, cores: str, extra: list[str], *, notemp: bool, sample_fps: float | None) -> float:
+def run_workflow(
+    workdir: Path, videos: Path, cores: str, extra: list[str], *, notemp: bool, sample_fps: float | None, viewer: bool
+) -> float:
     """The workflow in ``workdir`` on ``videos``; returns its wall seconds (fails with the log's tail)."""
-    config = {"videos": str(videos), "flow": {"method": "dis"}, "model": {"device": "cpu"}}
+    config = {"videos": str(videos), "flow": {"method": "dis"}, "model": {"device": "cpu"}, "viewer": {"enabled": viewer}}
     if sample_fps is not None:
         config["extract"] = {"sampling": "exact", "fps": sample_fps}
     configfile = workdir / "bench_long_config.yaml"
@@ -209,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[float, dict] = {}
     settings = f"{clip.name} at {args.size} looped, flow dis, model cpu, --cores {args.cores}"
     settings += f", sampling exact {args.sample_fps:g} fps" if args.sample_fps else ", published sampling"
+    settings += "" if args.viewer else ", viewer.enabled false"
     if extra:
         settings += ", snakemake " + " ".join(extra)
     try:
@@ -219,7 +226,8 @@ def main(argv: list[str] | None = None) -> int:
                 fail(f"{workdir} already holds results of a run: give a new --workdir")
             videos = workdir / "videos"
             looped_clip(clip, videos / f"{VIDEO}.mp4", minutes * 60, args.size)
-            seconds = run_workflow(workdir, videos, args.cores, extra, notemp=minutes == lengths[-1], sample_fps=args.sample_fps)
+            seconds = run_workflow(workdir, videos, args.cores, extra, notemp=minutes == lengths[-1],
+                                   sample_fps=args.sample_fps, viewer=args.viewer)  # fmt: skip
             from sstsal.media.saliency_stack import open_stack
 
             with open_stack(workdir / "results" / VIDEO / "saliency.npz") as stack:
