@@ -3,8 +3,8 @@
 The file (``saliency.npz``) is a NumPy ``.npz`` archive with two members: ``names`` (N,), the
 frame names without ``.png`` in frame order, and ``maps``, float16 (N, 240, 320), the model's raw
 values (not the per-frame 8-bit rescaling of the PNGs). The workflow writes it uncompressed
-(ZIP_STORED), so ``np.load(path)["maps"]`` still works and a reader memory-maps the maps instead
-of loading them: a stage holds the window it works on, never the whole video.
+(ZIP_STORED), so ``np.load(path)["maps"]`` still works and a reader reads any window straight
+from its offset in the file: a stage holds the window it works on, never the whole video.
 
 API (later stages and the viewer use only this):
 
@@ -130,15 +130,15 @@ def _member_offset(path: Path, info: zipfile.ZipInfo) -> int:
 class SaliencyStack:
     """A saliency stack open for reading (see the module docstring); use :func:`open_stack`.
 
-    Holds the names and, for an uncompressed stack, a memory map of the maps: reading a window
-    costs that window's memory only.
+    Holds the names and an open file: reading a window costs that window's memory only (an
+    uncompressed stack is read at the window's offset; a compressed one as a stream, forward).
     """
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._zip = zipfile.ZipFile(self.path)
         files = {i.filename: i for i in self._zip.infolist()}
-        self._memmap: np.ndarray | None = None
+        self._file = None
         self._stream = None
         self._raw: list[str] | None = None
         self._cache: tuple[int, np.ndarray] | None = None
@@ -155,8 +155,10 @@ class SaliencyStack:
                 raise KeyError(f"maps {shape} do not match the {len(self.names)} names")
             self.shape, self.dtype = tuple(shape[1:]), np.dtype(dtype)
             if info.compress_type == zipfile.ZIP_STORED:
-                offset = _member_offset(self.path, info) + self._header
-                self._memmap = np.memmap(self.path, dtype=self.dtype, mode="r", offset=offset, shape=tuple(shape))
+                # plain reads at a window's offset, not a memory map: mapped pages count as the
+                # process's resident memory, and an hour of maps is 4 GB of them
+                self._offset = _member_offset(self.path, info) + self._header
+                self._file = open(self.path, "rb")
             else:
                 self._info = info
         else:
@@ -196,11 +198,13 @@ class SaliencyStack:
         start, stop = max(0, start), min(len(self), stop)
         if stop <= start:
             return np.zeros((0, *self.shape), dtype=np.float16)
-        if self._memmap is not None:
-            return np.array(self._memmap[start:stop], dtype=np.float16)
+        frame_bytes = int(np.prod(self.shape)) * self.dtype.itemsize
+        if self._file is not None:
+            self._file.seek(self._offset + start * frame_bytes)
+            data = self._file.read((stop - start) * frame_bytes)
+            return np.frombuffer(data, dtype=self.dtype).reshape(stop - start, *self.shape).astype(np.float16)
         if self._raw is not None:
             return np.stack([self._read_raw(i).astype(np.float32) for i in range(start, stop)]).astype(np.float16)
-        frame_bytes = int(np.prod(self.shape)) * self.dtype.itemsize
         if self._stream is None or self._stream_at > start:  # a compressed member reads forward only
             if self._stream is not None:
                 self._stream.close()
@@ -217,8 +221,6 @@ class SaliencyStack:
         """One map (H, W) float16; consecutive calls in frame order read a window at a time."""
         if not 0 <= index < len(self):
             raise IndexError(f"map {index} of a stack of {len(self)}")
-        if self._memmap is not None:
-            return np.array(self._memmap[index], dtype=np.float16)
         if self._cache is None or not self._cache[0] <= index < self._cache[0] + len(self._cache[1]):
             self._cache = (index, self.window(index, index + WINDOW))
         return self._cache[1][index - self._cache[0]]
@@ -232,7 +234,8 @@ class SaliencyStack:
     def close(self) -> None:
         if self._stream is not None:
             self._stream.close()
-        self._memmap = None
+        if self._file is not None:
+            self._file.close()
         self._zip.close()
 
     def __enter__(self) -> SaliencyStack:
