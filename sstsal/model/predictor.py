@@ -85,14 +85,6 @@ def default_batch_size(device: torch.device) -> int:
     return 16 if device.type == "cuda" else 2
 
 
-def write_map_pngs(folder: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
-    """Each map as ``folder/<name>.png``, normalised as :func:`predict_folder` writes them."""
-    from sstsal.atomic import write_png
-
-    for name, m in maps.items():
-        write_png(Path(folder) / f"{name}.png", normalise_map(torch.from_numpy(np.asarray(m, dtype=np.float32))))
-
-
 def normalise_map(raw: torch.Tensor) -> np.ndarray:
     """Per-frame min-max to uint8, as the published code (truncation, not rounding).
 
