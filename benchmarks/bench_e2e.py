@@ -172,12 +172,12 @@ def stage_times(workdir: Path) -> dict[str, tuple[float, float, int]]:
 
 def sampled_frames(workdir: Path) -> dict[str, int]:
     """{video: frames with a saliency map}, read from each video's saliency.npz."""
-    from sstsal.media.saliency_stack import load_stack
+    from sstsal.media.saliency_stack import open_stack
 
     counts = {}
-    for stack in sorted((workdir / "results").glob("*/saliency.npz")):
-        maps, _names = load_stack(stack)
-        counts[stack.parent.name] = int(maps.shape[0])
+    for path in sorted((workdir / "results").glob("*/saliency.npz")):
+        with open_stack(path) as stack:
+            counts[path.parent.name] = len(stack)
     return counts
 
 

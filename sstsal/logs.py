@@ -35,3 +35,59 @@ def configure_logging(level: int = logging.INFO) -> None:
         package_logger.addHandler(handler)
     if package_logger.level == logging.NOTSET:
         package_logger.setLevel(level)
+
+
+PROGRESS_LINE_S = 60.0  # a plain progress line at least this often (logs, consoles)
+progress_logger = logging.getLogger("sstsal.progress")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}h{seconds // 60 % 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+class ProgressBar:
+    """A tqdm bar on the current stderr (the job's log: updated every 2 s) that also logs one plain
+    line ``<label>: <done>/<total> <unit>s, <rate>/s, <time> left`` at most every
+    :data:`PROGRESS_LINE_S` seconds and at the end, to the ``sstsal.progress`` logger (which the
+    workflow's jobs also send to the console)."""
+
+    def __init__(self, total: int, label: str, *, unit: str = "frame", disable: bool = False) -> None:
+        import time
+
+        from tqdm import tqdm
+
+        self._clock = time.monotonic
+        self.total, self.label, self.unit, self.disable = total, label, unit, disable
+        self.done = 0
+        self._start = self._last = self._clock()
+        self._bar = tqdm(total=total, desc=label, unit=unit, disable=disable, file=sys.stderr, mininterval=2.0)
+
+    def line(self) -> str:
+        elapsed = max(self._clock() - self._start, 1e-9)
+        rate = self.done / elapsed
+        left = (self.total - self.done) / rate if rate > 0 and self.total else float("nan")
+        left_text = _duration(left) if left == left else "?"
+        return f"{self.label}: {self.done}/{self.total} {self.unit}s, {rate:.2f} {self.unit}s/s, {left_text} left"
+
+    def update(self, n: int = 1) -> None:
+        self.done += n
+        self._bar.update(n)
+        now = self._clock()
+        if not self.disable and (now - self._last >= PROGRESS_LINE_S or self.done == self.total):
+            self._last = now
+            progress_logger.info("%s", self.line())
+
+    def close(self) -> None:
+        self._bar.close()
+
+    def __enter__(self) -> ProgressBar:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def progress_bar(total: int, label: str, *, unit: str = "frame", disable: bool = False) -> ProgressBar:
+    """A :class:`ProgressBar` for a loop of ``total`` steps."""
+    return ProgressBar(total, label, unit=unit, disable=disable)

@@ -14,9 +14,9 @@ from clip_workflow import SAMPLED, VIDEO, folder_bytes, reference_run, snakemake
 from sstsal.atomic import write_png
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import frame_name
-from sstsal.media.saliency_stack import load_stack
+from sstsal.media.saliency_stack import load_stack, save_stack
 from sstsal.pipeline.chunks import (
-    RAW_MAPS,
+    CHUNK_STACK,
     chunk_label,
     compute_flow_chunk,
     gather_flow,
@@ -79,18 +79,18 @@ def test_write_plan_counts_the_frames(tmp_path):
 
 
 def fake_saliency_chunks(root, frames_dir, plan):
-    """Chunk folders as predict_chunk writes them: PNGs plus raw.npz of their frames."""
+    """Chunk folders as predict_chunk writes them: maps/ (PNGs) plus the stack of their frames."""
     names = sorted(p.name for p in frames_dir.iterdir())
     chunks = []
     for start, stop in plan:
         chunk = root / chunk_label((start, stop))
-        chunk.mkdir(parents=True)
+        (chunk / "maps").mkdir(parents=True)
         raw = {}
         for i in range(start, stop):
             value = np.random.default_rng(i).random((240, 320), dtype=np.float32)
-            write_png(chunk / names[i], (value * 255).astype(np.uint8))
+            write_png(chunk / "maps" / names[i], (value * 255).astype(np.uint8))
             raw[names[i][: -len(".png")]] = value
-        np.savez(chunk / RAW_MAPS, **raw)
+        save_stack(chunk / CHUNK_STACK, raw)
         chunks.append(chunk)
     return chunks
 
@@ -129,12 +129,12 @@ def test_gather_saliency_with_frame_numbers_past_9999(tmp_path):
     chunks = []
     for start, stop in plan_chunks(len(numbers), 4):
         chunk = tmp_path / "chunks" / chunk_label((start, stop))
-        chunk.mkdir(parents=True)
+        (chunk / "maps").mkdir(parents=True)
         raw = {}
         for i in range(start, stop):
-            write_png(chunk / names[i], np.full((240, 320), i, np.uint8))
+            write_png(chunk / "maps" / names[i], np.full((240, 320), i, np.uint8))
             raw[names[i][: -len(".png")]] = np.full((240, 320), i, np.float32)
-        np.savez(chunk / RAW_MAPS, **raw)
+        save_stack(chunk / CHUNK_STACK, raw)
         chunks.append(chunk)
     assert gather_saliency(chunks, tmp_path / "saliency", tmp_path / "saliency.npz", frames) == 6
     maps, stack_names = load_stack(tmp_path / "saliency.npz")

@@ -25,16 +25,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.model.predictor import predict_folder
+    from sstsal.model.predictor import SaliencyPredictor, folder_inputs
     from sstsal.model.settings import InferenceSettings
 
-    maps = predict_folder(
-        args.frames,
-        args.out,
-        InferenceSettings.from_cli(args),
-        flow_dir=None if args.no_flow else args.flow,
-        save_raw=args.save_raw,
-        progress=sys.stderr.isatty(),
-    )
-    print(f"wrote {len(maps)} saliency maps to {args.out}")
+    settings = InferenceSettings.from_cli(args)
+    inputs = folder_inputs(args.frames, args.out, None if args.no_flow else args.flow, uses_flow=settings.uses_flow)
+    predictor = SaliencyPredictor.from_settings(settings)
+    # each map goes to its PNG (and raw.npz) as it is produced: none is held
+    count = predictor.stream_folder(inputs, args.out, save_raw=args.save_raw, progress=sys.stderr.isatty())
+    print(f"wrote {count} saliency maps to {args.out}")
     return 0

@@ -20,11 +20,14 @@ def run(args: argparse.Namespace) -> int:
             import cv2
 
             from sstsal.media.naming import list_frames
+            from sstsal.media.saliency_stack import StackWriter
 
             frames = list_frames(args.maps)
-            maps = np.stack([cv2.imread(str(Path(args.maps) / f.filename), cv2.IMREAD_GRAYSCALE) for f in frames])
             stack = Path(tmp) / "maps.npz"
-            np.savez(stack, maps=maps.astype(np.float16), names=np.array([f.stem for f in frames]))
+            first = cv2.imread(str(Path(args.maps) / frames[0].filename), cv2.IMREAD_GRAYSCALE)
+            with StackWriter(stack, [f.stem for f in frames], shape=first.shape) as out:  # one PNG at a time
+                for f in frames:
+                    out.append(cv2.imread(str(Path(args.maps) / f.filename), cv2.IMREAD_GRAYSCALE).astype(np.float32))
         render_overlay(args.video, stack, args.out, width=args.width, alpha=args.alpha, colormap=args.colormap,
                        interpolate=args.interpolate, progress=sys.stderr.isatty())  # fmt: skip
     print(f"wrote {args.out}", file=sys.stderr)

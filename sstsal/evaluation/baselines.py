@@ -20,6 +20,7 @@ a simple bias can do on this video, and are stated in ``metrics.json``.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -71,8 +72,9 @@ def fit_widths(yaw: np.ndarray, pitch: np.ndarray) -> tuple[float, float]:
     return max(equator, 0.5), max(centre, 0.5)  # never narrower than half a degree: a point is no baseline
 
 
-def fit_widths_from_maps(maps: list[np.ndarray]) -> tuple[float, float]:
-    """Equator and centre sigmas fitted on the mass of ground-truth maps over the sphere."""
+def fit_widths_from_maps(maps: Iterable[np.ndarray]) -> tuple[float, float]:
+    """Equator and centre sigmas fitted on the mass of ground-truth maps over the sphere (read one
+    at a time from an iterable)."""
     total = None
     for saliency in maps:
         mass = np.clip(saliency, 0, None) / max(float(saliency.sum()), 1e-12)

@@ -340,7 +340,7 @@ def _baseline_scorer(
             angles = [fixations[n].angles(180, 360) for n in with_fixations]
             fitted = fit_widths(np.concatenate([a[0] for a in angles]), np.concatenate([a[1] for a in angles]))
         else:
-            fitted = fit_widths_from_maps([read_saliency_map(gt_maps[n]) for n in evaluated if n in gt_maps])
+            fitted = fit_widths_from_maps(read_saliency_map(gt_maps[n]) for n in evaluated if n in gt_maps)  # one map at a time
         equator = fitted[0] if equator is None else equator
         centre = fitted[1] if centre is None else centre
     return _Baselines(settings, equator, centre)

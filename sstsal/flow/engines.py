@@ -16,7 +16,6 @@ import concurrent.futures
 import contextlib
 import logging
 import os
-import sys
 import zipfile
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -314,7 +313,7 @@ def compute_flow_folder(
             pair_index += 1
         return pair_flow
 
-    from tqdm import tqdm
+    from sstsal.logs import progress_bar
 
     raw_folder = atomic_directory(raw_npy_dir) if raw_npy_dir is not None else contextlib.nullcontext()
     with atomic_directory(out_dir) as tmp, raw_folder as raw_tmp:
@@ -322,8 +321,7 @@ def compute_flow_folder(
         npz_tmp = (tmp / f".{RAW_NPZ}.partial") if save_raw else None
         npz = _NpzWriter(npz_tmp) if npz_tmp is not None else None
         try:
-            bar = tqdm(total=len(targets), desc=f"flow ({method})", unit="frame", disable=not progress,
-                       file=sys.stderr, mininterval=2.0)  # fmt: skip
+            bar = progress_bar(len(targets), f"flow ({method})", disable=not progress)
             for index, frame in enumerate(targets, start=start):
                 flow = flow_of_frame(index)
                 write_png(tmp / frame.filename, flow_image(flow, color_order=settings.color_order))

@@ -16,7 +16,8 @@
 
 from __future__ import annotations
 
-import io
+import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import cv2
@@ -29,21 +30,26 @@ from sstsal.gaze.maps import GroundTruth, MapSettings, to_uint16
 from sstsal.media.naming import frame_name
 
 
-def _stack(truth: GroundTruth, maps: dict[int, np.ndarray], settings: MapSettings) -> np.ndarray:
-    stack = np.zeros((len(truth.frames), settings.height, settings.width), dtype=np.float32)
-    for index, frame in enumerate(truth.frames):
-        if frame.number in maps:
-            stack[index] = maps[frame.number]
-    return stack
+def _frame_rows(truth: GroundTruth, maps: Mapping[int, np.ndarray], settings: MapSettings, dtype) -> Iterator[np.ndarray]:
+    """The map of each sampled frame in order (zeros where it has no fixation), one at a time."""
+    zeros = np.zeros((settings.height, settings.width), dtype=dtype)
+    for frame in truth.frames:
+        if frame.number not in maps:
+            yield zeros
+        elif dtype == np.uint16:
+            yield to_uint16(maps[frame.number])
+        else:
+            yield np.asarray(maps[frame.number], dtype=dtype)
 
 
-def export_salient360(truth: GroundTruth, maps: dict[int, np.ndarray], out_dir: str | Path, settings: MapSettings) -> list[Path]:
-    """The float32 ``.bin`` stack and one scanpath CSV per observer (see the module docstring)."""
+def export_salient360(truth: GroundTruth, maps: Mapping[int, np.ndarray], out_dir: str | Path, settings: MapSettings) -> list[Path]:
+    """The float32 ``.bin`` stack and one scanpath CSV per observer (see the module docstring);
+    the stack is written a frame at a time."""
     out_dir = Path(out_dir)
-    stack = _stack(truth, maps, settings)
     name = f"{truth.video}_{settings.width}x{settings.height}x{len(truth.frames)}_32b_salmap.bin"
-    with atomic_file(out_dir / name) as tmp:
-        stack.tofile(tmp)
+    with atomic_file(out_dir / name) as tmp, open(tmp, "wb") as handle:
+        for row in _frame_rows(truth, maps, settings, np.float32):
+            handle.write(row.tobytes())
     written = [out_dir / name]
     for observer in truth.observers():
         lines = ["Fix_index, long_Gaze, lat_Gaze, Fix_time_start, Fix_duration"]
@@ -57,19 +63,23 @@ def export_salient360(truth: GroundTruth, maps: dict[int, np.ndarray], out_dir: 
     return written
 
 
-def export_npz(truth: GroundTruth, maps: dict[int, np.ndarray], path: str | Path, settings: MapSettings) -> Path:
-    """The maps as a lossless 16-bit stack with frame numbers and times (see the module docstring)."""
-    stack = np.zeros((len(truth.frames), settings.height, settings.width), dtype=np.uint16)
-    for index, frame in enumerate(truth.frames):
-        if frame.number in maps:
-            stack[index] = to_uint16(maps[frame.number])
-    buffer = io.BytesIO()
-    np.savez_compressed(
-        buffer, maps=stack, frames=np.array([f.number for f in truth.frames], dtype=np.int64),
-        times_s=truth.timeline.windows()[:, 0], fps=np.float64(truth.timeline.fps), sigma_deg=np.float64(settings.sigma_deg),
-    )  # fmt: skip
-    with atomic_file(path) as tmp:
-        tmp.write_bytes(buffer.getvalue())
+def export_npz(truth: GroundTruth, maps: Mapping[int, np.ndarray], path: str | Path, settings: MapSettings) -> Path:
+    """The maps as a lossless 16-bit stack with frame numbers and times (see the module docstring),
+    compressed a frame at a time (an ``np.savez_compressed`` file)."""
+    small = {
+        "frames": np.array([f.number for f in truth.frames], dtype=np.int64), "times_s": truth.timeline.windows()[:, 0],
+        "fps": np.float64(truth.timeline.fps), "sigma_deg": np.float64(settings.sigma_deg),
+    }  # fmt: skip
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint16)), "fortran_order": False,
+              "shape": (len(truth.frames), settings.height, settings.width)}  # fmt: skip
+    with atomic_file(path) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as archive:
+        with archive.open("maps.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_2_0(member, header)
+            for row in _frame_rows(truth, maps, settings, np.uint16):
+                member.write(np.ascontiguousarray(row).tobytes())
+        for key, value in small.items():
+            with archive.open(f"{key}.npy", "w") as member:
+                np.lib.format.write_array(member, np.asarray(value), allow_pickle=False)
     return Path(path)
 
 

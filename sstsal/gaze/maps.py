@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -205,17 +206,33 @@ def build_ground_truth(
     return GroundTruth(video, timeline, frames, aligned, record)
 
 
-def frame_maps(truth: GroundTruth, settings: MapSettings) -> dict[int, np.ndarray]:
-    """The saliency map (max 1) of every sampled frame that has fixations: number -> ``(H, W)``."""
-    settings.check()
-    maps = {}
-    for frame in truth.frames:
-        if frame.fixations:
-            yaw = np.array([f[1] for f in frame.fixations])
-            pitch = np.array([f[2] for f in frame.fixations])
-            saliency = gaussian_map(yaw, pitch, settings.height, settings.width, settings.sigma_deg)
-            maps[frame.number] = saliency / saliency.max()
-    return maps
+class FrameMaps(Mapping):
+    """The saliency map (max 1) of every sampled frame that has fixations: number -> ``(H, W)``,
+    each drawn when it is asked for, so that a long video's maps are never all in memory."""
+
+    def __init__(self, truth: GroundTruth, settings: MapSettings) -> None:
+        settings.check()
+        self.settings = settings
+        self._frames = {frame.number: frame for frame in truth.frames if frame.fixations}
+
+    def __getitem__(self, number: int) -> np.ndarray:
+        frame = self._frames[number]
+        yaw = np.array([f[1] for f in frame.fixations])
+        pitch = np.array([f[2] for f in frame.fixations])
+        saliency = gaussian_map(yaw, pitch, self.settings.height, self.settings.width, self.settings.sigma_deg)
+        return saliency / saliency.max()
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._frames)
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+
+def frame_maps(truth: GroundTruth, settings: MapSettings) -> FrameMaps:
+    """The saliency map (max 1) of every sampled frame that has fixations: number -> ``(H, W)``
+    (a mapping that draws each map when asked, see :class:`FrameMaps`)."""
+    return FrameMaps(truth, settings)
 
 
 def to_uint16(saliency: np.ndarray) -> np.ndarray:
@@ -232,7 +249,7 @@ def fixations_csv(truth: GroundTruth) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_ground_truth(truth: GroundTruth, maps: dict[int, np.ndarray], out_root: str | Path, settings: MapSettings) -> Path:
+def write_ground_truth(truth: GroundTruth, maps: Mapping[int, np.ndarray], out_root: str | Path, settings: MapSettings) -> Path:
     """``out_root/<video>/<video>_<frame>.png`` (16-bit maps), ``out_root/<video>.csv`` (fixations)
     and ``out_root/<video>.json`` (the record); the layout ``sstsal evaluate``, ``sstsal train`` and
     the workflow's ``ground_truth:`` read. Returns the map folder."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import sys
 from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
@@ -19,11 +18,11 @@ from pathlib import Path
 import cv2
 import ffmpeg
 import numpy as np
-from tqdm import tqdm
 
 from sstsal.atomic import atomic_directory, write_text
 from sstsal.errors import InputError
 from sstsal.frame_size import MODEL_SIZE, flow_working_width
+from sstsal.logs import progress_bar
 from sstsal.media.naming import frame_name
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
 
@@ -159,8 +158,7 @@ def extract_frames(
     out_size = size if size is not None else extraction_size(info, width)
     names: list[str] = []
     with atomic_directory(out_dir) as tmp:
-        bar = tqdm(total=len(indices), desc=f"frames {name} {out_size[0]}x{out_size[1]}", unit="frame",
-                   disable=not progress, file=sys.stderr, mininterval=2.0)  # fmt: skip
+        bar = progress_bar(len(indices), f"frames {name} {out_size[0]}x{out_size[1]}", disable=not progress)
         for index, frame in decode_frames(video, info, indices, select_in_ffmpeg=sampling == "published"):
             image = frame if (frame.shape[1], frame.shape[0]) == out_size else cv2.resize(
                 frame, out_size, interpolation=cv2.INTER_AREA

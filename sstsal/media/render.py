@@ -9,21 +9,19 @@ copied (re-encoded to AAC only when the MP4 container cannot hold it as is).
 
 from __future__ import annotations
 
-import bisect
 import logging
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import ffmpeg
 import numpy as np
-from tqdm import tqdm
 
 from sstsal.atomic import atomic_file
 from sstsal.errors import InputError, SstsalError
-from sstsal.media.saliency_stack import load_stack
+from sstsal.logs import progress_bar
+from sstsal.media.saliency_stack import open_stack
 from sstsal.media.spherical_metadata import with_spherical_metadata
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video, view_stream
 
@@ -80,9 +78,6 @@ def render_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
     return max(2, round(target / 2) * 2), max(2, round(height / 2) * 2)
 
 
-def _frame_index(name: str) -> int:
-    return int(name.rsplit("_", 1)[1])
-
 
 def mux_audio(video_only: Path, source: Path, out: Path) -> None:
     """Put the source's audio next to the rendered video: stream copy, AAC if copy is refused."""
@@ -111,7 +106,8 @@ def render_overlay(
     info: VideoInfo | None = None,
     progress: bool = True,
 ) -> Path:
-    """Write the overlay MP4 of ``video`` with the maps of ``stack`` (see :func:`load_stack`).
+    """Write the overlay MP4 of ``video`` with the maps of ``stack`` (read a window at a time, see
+    :mod:`sstsal.media.saliency_stack`).
 
     Map names must end in the source frame index (``<video>_<index>``). Every source frame gets
     the map of the latest sampled frame at or before it, or with ``interpolate`` a linear blend of
@@ -127,24 +123,30 @@ def render_overlay(
     info = info or probe_video(video)
     if not 0.0 <= alpha <= 1.0:
         raise InputError(f"render.alpha must be between 0 and 1, got {alpha}")
-    maps, names = load_stack(stack)
-    if len(names) == 0:
+    maps = open_stack(stack)  # read a window at a time, in frame order
+    if len(maps) == 0:
         raise InputError(f"{stack} holds no saliency maps")
-    order = np.argsort([_frame_index(n) for n in names])
-    indices = [_frame_index(names[i]) for i in order]
-    maps01 = [normalise_map(maps[i]) for i in order]
+    indices = maps.frames  # ascending: the stack is in frame order
     size = render_size(info, width)
     lut = colormap_lut(colormap)
+    maps01: dict[int, np.ndarray] = {}  # the (at most two) normalised maps in use
     heat_cache: dict[int, np.ndarray] = {}
 
+    def map01(k: int) -> np.ndarray:
+        if k not in maps01:
+            for old in [j for j in maps01 if j < k - 1]:
+                del maps01[old]
+            maps01[k] = normalise_map(maps.map(k))
+        return maps01[k]
+
     def heat_for(n: int) -> np.ndarray:
-        k = max(0, bisect.bisect_right(indices, n) - 1)  # latest sampled frame at or before n
+        k = max(0, int(np.searchsorted(indices, n, side="right")) - 1)  # latest sampled frame at or before n
         if interpolate and k + 1 < len(indices) and n > indices[k]:
             w = (n - indices[k]) / (indices[k + 1] - indices[k])
-            return heatmap((1 - w) * maps01[k] + w * maps01[k + 1], size, lut)
+            return heatmap((1 - w) * map01(k) + w * map01(k + 1), size, lut)
         if k not in heat_cache:
             heat_cache.clear()  # maps are used in order: one cached heatmap is enough
-            heat_cache[k] = heatmap(maps01[k], size, lut)
+            heat_cache[k] = heatmap(map01(k), size, lut)
         return heat_cache[k]
 
     stereo = info.layout.stereo
@@ -155,11 +157,12 @@ def render_overlay(
         heat = heat_for(n)
         return blend(frame, np.tile(heat, (eyes[1], eyes[0], 1)) if eyes != (1, 1) else heat, alpha)
 
-    transcode_frames(
-        video, out_path, info, overlay, decode_size=size, out_size=out_size, crf=crf, preset=preset,
-        label=f"overlay {video.stem}", progress=progress, both_eyes=True,
-        spherical={"projection": "equirectangular", "stereo": stereo},
-    )  # fmt: skip
+    with maps:
+        transcode_frames(
+            video, out_path, info, overlay, decode_size=size, out_size=out_size, crf=crf, preset=preset,
+            label=f"overlay {video.stem}", progress=progress, both_eyes=True,
+            spherical={"projection": "equirectangular", "stereo": stereo},
+        )  # fmt: skip
     return out_path
 
 
@@ -204,8 +207,7 @@ def transcode_frames(
             .overwrite_output()
             .run_async(cmd=ffmpeg_exe(), pipe_stdin=True)
         )
-        bar = tqdm(total=info.frame_count, desc=label or video.stem, unit="frame", disable=not progress,
-                   file=sys.stderr, mininterval=2.0)  # fmt: skip
+        bar = progress_bar(info.frame_count, label or video.stem, disable=not progress)
         written = 0
         try:
             while True:

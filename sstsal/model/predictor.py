@@ -17,23 +17,23 @@ videos into jobs) gives bit-identical maps.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from sstsal.atomic import atomic_directory, check_replaceable
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
+from sstsal.logs import progress_bar
 from sstsal.media.naming import FrameName, list_frames, match_flow
-from sstsal.media.saliency_stack import save_stack, unseen_masked
+from sstsal.media.saliency_stack import StackWriter, unseen_masked_map
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
 from sstsal.model.settings import InferenceSettings
@@ -85,14 +85,6 @@ def default_batch_size(device: torch.device) -> int:
     return 16 if device.type == "cuda" else 2
 
 
-def write_map_pngs(folder: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
-    """Each map as ``folder/<name>.png``, normalised as :func:`predict_folder` writes them."""
-    from sstsal.atomic import write_png
-
-    for name, m in maps.items():
-        write_png(Path(folder) / f"{name}.png", normalise_map(torch.from_numpy(np.asarray(m, dtype=np.float32))))
-
-
 def normalise_map(raw: torch.Tensor) -> np.ndarray:
     """Per-frame min-max to uint8, as the published code (truncation, not rounding).
 
@@ -125,7 +117,7 @@ class _FrameCache:
         return self.loaded[index]
 
 
-def predict_maps(
+def iter_maps(
     model: SSTSal,
     frames: Sequence[Path],
     flows: Sequence[Path] | None = None,
@@ -134,8 +126,10 @@ def predict_maps(
     batch_size: int | None = None,
     frame_range: tuple[int, int] | None = None,
     progress: bool = True,
-) -> dict[int, torch.Tensor]:
-    """Raw model output ``(240, 320)`` float32 for each frame index (all, or ``frame_range``)."""
+) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(frame index, raw model output (240, 320) float32)`` for each frame (all, or
+    ``frame_range``) in frame order, as the batches finish: a caller that writes each map away
+    holds one batch, whatever the video's length."""
     device = resolve_device(str(device))
     batch_size = batch_size or default_batch_size(device)
     if batch_size < 1:
@@ -154,22 +148,35 @@ def predict_maps(
 
     model = model.to(device).eval()
     cache = _FrameCache(frames, flows)
-    maps: dict[int, torch.Tensor] = {}
     batches = [windows[i : i + batch_size] for i in range(0, len(windows), batch_size)]
-    with torch.inference_mode(), tqdm(
-        total=stop - start, desc="inference", unit="frame", disable=not progress, file=sys.stderr, mininterval=2.0
-    ) as bar:
+    with torch.inference_mode(), progress_bar(stop - start, "inference", disable=not progress) as bar:
         for batch in batches:
             # Windows of one batch have one length (only a single short video differs).
             x = torch.from_numpy(np.stack([cache.window(w) for w in batch]))  # (B, T, H, W, C)
             x = x.to(device, non_blocking=True).permute(0, 1, 4, 2, 3)
             out = model(x)[:, :, 0].float().cpu()  # one transfer per batch
+            del x
             for w, window_out in zip(batch, out):
                 for index in range(max(w.keep_from, start), min(w.stop, stop)):
-                    maps[index] = window_out[index - w.start]
+                    yield index, window_out[index - w.start]
                     bar.update(1)
     release_scratch()  # up to a few GB on CPU; the next video allocates its own
-    return maps
+
+
+def predict_maps(
+    model: SSTSal,
+    frames: Sequence[Path],
+    flows: Sequence[Path] | None = None,
+    *,
+    device: torch.device | str = "cpu",
+    batch_size: int | None = None,
+    frame_range: tuple[int, int] | None = None,
+    progress: bool = True,
+) -> dict[int, torch.Tensor]:
+    """Raw model output ``(240, 320)`` float32 for each frame index (all, or ``frame_range``), in
+    memory: for short clips; :func:`iter_maps` streams them."""
+    return dict(iter_maps(model, frames, flows, device=device, batch_size=batch_size, frame_range=frame_range,
+                          progress=progress))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -264,21 +271,90 @@ class SaliencyPredictor:
         progress: bool = True,
         frame_range: tuple[int, int] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Predict checked ``inputs`` into ``out_dir`` (appears only when complete); the raw maps."""
+        """Predict checked ``inputs`` into ``out_dir`` (appears only when complete); the raw maps,
+        held in memory (a short clip's); :meth:`stream_folder` holds none."""
+        raw: dict[str, np.ndarray] = {}
+        self.stream_folder(inputs, out_dir, save_raw=save_raw, progress=progress, frame_range=frame_range, collect=raw)
+        return raw
+
+    def stream_folder(
+        self,
+        inputs: FolderInputs,
+        out_dir: str | os.PathLike,
+        *,
+        save_raw: bool = False,
+        progress: bool = True,
+        frame_range: tuple[int, int] | None = None,
+        stack_path: str | os.PathLike | None = None,
+        seen: np.ndarray | None = None,
+        collect: dict[str, np.ndarray] | None = None,
+    ) -> int:
+        """Predict checked ``inputs`` into ``out_dir`` (a PNG per frame; with ``save_raw`` also
+        ``raw.npz``), and into the stack ``stack_path`` when given, each map written as it is
+        produced; ``out_dir`` and the stack appear only when both are complete. ``seen``: see
+        :func:`predict_video`. ``collect``: a dict that also receives every raw map (tests, short
+        clips). Returns the number of maps."""
         from sstsal.atomic import write_png
 
         frames = inputs.frames
         warning = temporal_context_warning(len(frames))
         if warning and (frame_range is None or frame_range[0] == 0):
             logger.warning("warning: %s: %s", Path(inputs.frame_paths[0]).parent.name, warning)
-        maps = self.predict_maps(inputs.frame_paths, inputs.flow_paths, frame_range=frame_range, progress=progress)
-        raw = {frames[i].stem: m.numpy() for i, m in sorted(maps.items())}
-        with atomic_directory(out_dir) as tmp:
-            for i, m in sorted(maps.items()):
-                write_png(tmp / frames[i].filename, normalise_map(m))
-            if save_raw:
-                np.savez(tmp / "raw.npz", **raw)
-        return raw
+        start, stop = frame_range or (0, len(frames))
+        count = 0
+        # the stack is finalised before the folder is renamed: no maps folder without its stack
+        with atomic_directory(out_dir) as tmp, contextlib.ExitStack() as outputs:
+            stack = None
+            if stack_path is not None:
+                stack = outputs.enter_context(StackWriter(stack_path, [f.stem for f in frames[start:stop]]))
+            raw = outputs.enter_context(RawMapsWriter(tmp / "raw.npz")) if save_raw else None
+            for i, m in self.iter_maps(inputs.frame_paths, inputs.flow_paths, frame_range=frame_range, progress=progress):
+                m = m.numpy()
+                if raw is not None:
+                    raw.add(frames[i].stem, m)
+                if collect is not None:
+                    collect[frames[i].stem] = m
+                if seen is not None:
+                    m = unseen_masked_map(m, seen)
+                write_png(tmp / frames[i].filename, normalise_map(torch.from_numpy(m)))
+                if stack is not None:
+                    stack.append(m)
+                count += 1
+        return count
+
+    def iter_maps(
+        self,
+        frames: Sequence[Path],
+        flows: Sequence[Path] | None = None,
+        *,
+        frame_range: tuple[int, int] | None = None,
+        progress: bool = True,
+    ) -> Iterator[tuple[int, torch.Tensor]]:
+        """:func:`iter_maps` with this predictor's model, device and batch size."""
+        return iter_maps(
+            self.model, frames, flows, device=self.device, batch_size=self.batch_size, frame_range=frame_range,
+            progress=progress,
+        )  # fmt: skip
+
+
+class RawMapsWriter:
+    """``raw.npz`` (one float32 (240, 320) array per frame name, as ``np.savez`` writes it), each
+    map written into the archive as it comes: ``with RawMapsWriter(path) as raw: raw.add(name, m)``."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        import zipfile
+
+        self._zip = zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
+
+    def add(self, name: str, saliency_map: np.ndarray) -> None:
+        with self._zip.open(f"{name}.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array(member, np.asarray(saliency_map, dtype=np.float32), allow_pickle=False)
+
+    def __enter__(self) -> RawMapsWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._zip.close()
 
 
 def predict_folder(
@@ -297,8 +373,9 @@ def predict_folder(
     ``settings`` (or its fields as keyword ``options``: checkpoint, no_flow, device, batch_size)
     say which model runs where. The inputs are checked before the model is loaded. ``out_dir``
     appears only when complete. With ``save_raw`` also ``out_dir/raw.npz`` (float32 (240, 320)
-    per frame name without extension). Returns those raw maps. To predict several folders with
-    one loaded model, use :class:`SaliencyPredictor`.
+    per frame name without extension). Returns those raw maps (held in memory: for a long video
+    use :func:`predict_video` or :meth:`SaliencyPredictor.stream_folder`, which hold none). To
+    predict several folders with one loaded model, use :class:`SaliencyPredictor`.
     """
     settings = InferenceSettings.from_options(settings, **options)
     inputs = folder_inputs(frames_dir, out_dir, flow_dir, uses_flow=settings.uses_flow)
@@ -316,30 +393,27 @@ def predict_video(
     threads: int | None = None,
     predictor: SaliencyPredictor | None = None,
     seen: np.ndarray | None = None,
+    frame_range: tuple[int, int] | None = None,
     **options: Any,
 ) -> int:
-    """Run :func:`predict_folder` into ``maps_dir`` (PNG per frame, folder
-    appears only when complete) and save the float16 stack at ``stack_path``. Returns the
-    number of frames.
+    """Predict one video's frames folder into ``maps_dir`` (PNG per frame) and the float16 stack
+    at ``stack_path`` (see :mod:`sstsal.media.saliency_stack`), each map written as it is
+    produced; both appear only when complete. Returns the number of frames.
 
     The model is ``predictor``'s (loaded once for several videos), or loaded from ``settings``
     (or its fields as keyword ``options``: checkpoint, no_flow, device, batch_size).
     seen: for a half-sphere video, the directions it covers (see
     :func:`sstsal.media.saliency_stack.seen_directions`); the maps (PNGs and stack) are 0 elsewhere.
+    frame_range: only the frames ``[start, stop)`` (a piece of a long video).
     """
     if threads:
         torch.set_num_threads(threads)
     if predictor is not None and (settings is not None or options):
         raise TypeError("give a predictor or inference settings, not both")
-    maps_dir = Path(maps_dir)
-    with atomic_directory(maps_dir) as tmp:
-        if predictor is not None:
-            maps = predictor.predict_folder(frames_dir, tmp, flow_dir=flow_dir, progress=True)
-        else:
-            maps = predict_folder(frames_dir, tmp, settings, flow_dir=flow_dir, progress=True, **options)
-        if seen is not None:
-            maps = unseen_masked(maps, seen)
-            write_map_pngs(tmp, maps)
-        save_stack(stack_path, maps)
-    logger.info("%d saliency maps in %s, stack %s", len(maps), maps_dir, stack_path)
-    return len(maps)
+    if predictor is None:
+        settings = InferenceSettings.from_options(settings, **options)
+    inputs = folder_inputs(frames_dir, maps_dir, flow_dir, uses_flow=(predictor or settings).uses_flow)
+    predictor = predictor or SaliencyPredictor.from_settings(settings)
+    count = predictor.stream_folder(inputs, maps_dir, progress=True, frame_range=frame_range, stack_path=stack_path, seen=seen)
+    logger.info("%d saliency maps in %s, stack %s", count, maps_dir, stack_path)
+    return count

@@ -42,8 +42,8 @@ CHUNK_LABEL = re.compile(r"^(?P<start>\d+)-(?P<stop>\d+)$")
 # flow.npz when raw flow is kept) and, optionally, the raw flow as one .npy per frame.
 FLOW_IMAGES = "flow"
 FLOW_RAW = "raw"
-# predict_folder's file of raw float32 maps (save_raw=True), kept per inference chunk.
-RAW_MAPS = "raw.npz"
+# Inside an inference chunk's folder: the PNGs (maps/) and the chunk's float16 stack.
+CHUNK_STACK = "saliency.npz"
 
 
 def plan_chunks(num_frames: int, chunk_frames: int) -> list[tuple[int, int]]:
@@ -115,13 +115,20 @@ def _link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target)
 
 
+def _frame_key(path: Path) -> tuple[int, str]:
+    """Frame files in frame order (``v_9999`` before ``v_10000``), other files by name."""
+    match = re.search(r"_(\d+)\.[a-z]+$", path.name)
+    return (int(match[1]) if match else -1, path.name)
+
+
 def _chunk_files(chunk_dirs: Sequence[str | os.PathLike], subdir: str | None, skip: set[str]) -> list[Path]:
     files: list[Path] = []
     for chunk in chunk_dirs:
         folder = Path(chunk) / subdir if subdir else Path(chunk)
         if not folder.is_dir():
             raise SstsalError(f"chunk folder {folder} is missing: run the workflow again to recompute it")
-        files += sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name not in skip)
+        found = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".") and p.name not in skip]
+        files += sorted(found, key=_frame_key)
     return files
 
 
@@ -201,29 +208,27 @@ def predict_chunk(
     flow_dir: str | os.PathLike | None = None,
     threads: int | None = None,
     predictor: SaliencyPredictor | None = None,
+    seen: np.ndarray | None = None,
     **options: Any,
 ) -> int:
-    """Saliency PNGs and raw maps (``raw.npz``) of the frames with index in ``frame_range``
-    into ``chunk_dir`` (appears when complete). Returns the number of maps.
+    """Saliency PNGs and the float16 stack (``saliency.npz``) of the frames with index in
+    ``frame_range`` into ``chunk_dir`` (appears when complete), as :func:`predict_video` writes
+    them (``seen``: as there). Returns the number of maps.
 
     The model is ``predictor``'s (loaded once for several chunks), or loaded from ``settings``
     (or its fields as keyword ``options``) for this chunk.
     """
-    import torch
+    from sstsal.model.predictor import predict_video
 
-    from sstsal.model.predictor import predict_folder
-
-    if threads:
-        torch.set_num_threads(threads)
     remove_stale_temporaries(chunk_dir)
-    run = dict(flow_dir=flow_dir, save_raw=True, progress=True, frame_range=frame_range)
-    if predictor is not None:
-        if settings is not None or options:
-            raise TypeError("give a predictor or inference settings, not both")
-        maps = predictor.predict_folder(frames_dir, chunk_dir, **run)
-    else:
-        maps = predict_folder(frames_dir, chunk_dir, settings, **run, **options)
-    return len(maps)
+    chunk_dir = Path(chunk_dir)
+    chunk_dir.parent.mkdir(parents=True, exist_ok=True)
+    # the stack is written into a folder of its own beside the PNGs, then moved in: one output
+    with atomic_directory(chunk_dir) as tmp:
+        return predict_video(
+            frames_dir, tmp / "maps", tmp / CHUNK_STACK, settings, flow_dir=flow_dir, threads=threads,
+            predictor=predictor, seen=seen, frame_range=frame_range, **options,
+        )  # fmt: skip
 
 
 def gather_saliency(
@@ -231,28 +236,31 @@ def gather_saliency(
     maps_dir: str | os.PathLike,
     stack_path: str | os.PathLike,
     frames_dir: str | os.PathLike,
-    seen: np.ndarray | None = None,
 ) -> int:
-    """Put the chunks' saliency PNGs into ``maps_dir`` and their raw maps into the float16 stack
-    ``stack_path``, exactly as :func:`sstsal.model.predictor.predict_video` writes them for a
-    whole video (``seen``: as there). Returns the number of frames."""
-    from sstsal.media.saliency_stack import save_stack, unseen_masked
-    from sstsal.model.predictor import write_map_pngs
+    """Put the chunks' saliency PNGs into ``maps_dir`` and their maps, a window at a time, into
+    the float16 stack ``stack_path``, exactly as :func:`sstsal.model.predictor.predict_video`
+    writes them for a whole video. Returns the number of frames."""
+    from sstsal.media.saliency_stack import StackWriter, open_stack
 
-    pngs = _chunk_files(chunk_dirs, None, skip={RAW_MAPS})
+    pngs = _chunk_files([Path(c) / "maps" for c in chunk_dirs], None, skip=set())
     _check_coverage([p.name for p in pngs], frames_dir, "saliency")
-    maps = _merge_npz([Path(c) / RAW_MAPS for c in chunk_dirs])
-    if sorted(f"{stem}.png" for stem in maps) != sorted(p.name for p in pngs):
-        raise SstsalError("the chunks' raw maps and PNGs name different frames: delete the chunk folders and run again")
+    stacks = [Path(c) / CHUNK_STACK for c in chunk_dirs]
+    names: list[str] = []
+    for path in stacks:
+        if not path.is_file():
+            raise SstsalError(f"chunk stack {path} is missing: delete the chunk folders and run again")
+        with open_stack(path) as stack:
+            names += [str(n) for n in stack.names]
+    if names != [p.stem for p in pngs]:
+        raise SstsalError("the chunks' stacks and PNGs name different frames: delete the chunk folders and run again")
     remove_stale_temporaries(maps_dir)
-    with atomic_directory(maps_dir) as tmp:
-        if seen is not None:
-            maps = unseen_masked(maps, seen)
-            write_map_pngs(tmp, maps)
-        else:
-            for path in pngs:
-                _link_or_copy(path, tmp / path.name)
-        # inside the folder's context, as predict_video does: no maps folder without its stack
-        save_stack(stack_path, maps)
+    with atomic_directory(maps_dir) as tmp, StackWriter(stack_path, names) as out:
+        # the stack is finalised inside the folder's context, as predict_video does it
+        for path in pngs:
+            _link_or_copy(path, tmp / path.name)
+        for path in stacks:
+            with open_stack(path) as stack:
+                for _, window in stack.windows():
+                    out.extend(window)
     logger.info("gathered %d saliency maps of %d chunk(s) into %s", len(pngs), len(chunk_dirs), maps_dir)
     return len(pngs)

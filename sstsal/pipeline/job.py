@@ -70,6 +70,10 @@ def job_log(
             cv2.setNumThreads(threads)
         package_logger = logging.getLogger("sstsal")
         warnings = _WarningsToRecord()
+        # a long stage's progress lines (sstsal.logs.ProgressBar) also reach the console of a local run
+        to_console = logging.StreamHandler(console)
+        to_console.setFormatter(logging.Formatter(f"%(message)s ({log_path})"))
+        logging.getLogger("sstsal.progress").addHandler(to_console)
         try:
             with (
                 job_gpu(gpu, device, dict(gpus or {}), label=str(log_path)) as claim,
@@ -96,6 +100,7 @@ def job_log(
             raise
         finally:
             package_logger.removeHandler(warnings)
+            logging.getLogger("sstsal.progress").removeHandler(to_console)
             sys.stderr = console
 
 

@@ -154,18 +154,26 @@ def candidate_grid(max_pitch: float) -> np.ndarray:
     return np.stack([yy.ravel(), pp.ravel()], axis=1)
 
 
-def view_scores(maps01: np.ndarray, candidates: np.ndarray, sigma_deg: float) -> np.ndarray:
-    """(N, C): the saliency each candidate direction gathers under a spherical Gaussian.
-
-    Pixels weigh by their solid angle (cos latitude): a map is a density over the image, and
-    the rows near the poles cover a sliver of the sphere.
-    """
-    small = np.stack([cv2.resize(m, SCORE_SIZE, interpolation=cv2.INTER_AREA) for m in maps01])
+def score_kernel(candidates: np.ndarray, sigma_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """(P, C) float32, and the pixels' (P,) solid-angle weights: the solid-angle-weighted spherical Gaussian of each candidate direction at
+    the pixels of a :data:`SCORE_SIZE` map (see :func:`view_scores`)."""
     pixels = pixel_directions(SCORE_SIZE[1], SCORE_SIZE[0]).reshape(-1, 3)
     solid_angle = np.sqrt(1 - pixels[:, 1] ** 2)  # cos latitude
     kappa = 1.0 / math.radians(sigma_deg) ** 2
     kernel = np.exp(kappa * (pixels @ direction(candidates[:, 0], candidates[:, 1]).T - 1.0))  # (P, C)
-    return (small.reshape(len(small), -1) * solid_angle) @ kernel.astype(np.float32)
+    return kernel.astype(np.float32), solid_angle
+
+
+def view_scores(maps01: np.ndarray, candidates: np.ndarray, sigma_deg: float, kernel=None) -> np.ndarray:
+    """(N, C): the saliency each candidate direction gathers under a spherical Gaussian.
+
+    Pixels weigh by their solid angle (cos latitude): a map is a density over the image, and
+    the rows near the poles cover a sliver of the sphere. ``kernel``: :func:`score_kernel`'s
+    result for these candidates and sigma (made here when None).
+    """
+    kernel, solid_angle = kernel if kernel is not None else score_kernel(candidates, sigma_deg)
+    small = np.stack([cv2.resize(m, SCORE_SIZE, interpolation=cv2.INTER_AREA) for m in maps01])
+    return (small.reshape(len(small), -1) * solid_angle) @ kernel
 
 
 def choose_targets(
@@ -301,15 +309,21 @@ def camera_path(
 ) -> CameraPath:
     """The director's path for a video of ``frame_count`` frames at ``fps``.
 
-    ``maps`` (N, H, W) are the saliency maps of the source frames ``sample_frames`` (N,), ascending.
+    ``maps`` (N, H, W) are the saliency maps of the source frames ``sample_frames`` (N,), ascending;
+    or an iterable of windows of them (``(first index, maps (K, H, W))``, as
+    :meth:`sstsal.media.saliency_stack.SaliencyStack.windows` gives), so that a long video is
+    read a window at a time: only the scores (N, C) of all maps are held.
     """
-    if len(maps) == 0:
+    candidates = candidate_grid(settings.max_pitch)
+    windows = [(0, maps)] if isinstance(maps, np.ndarray) else maps
+    kernel = score_kernel(candidates, settings.fov / 6)  # once: the same for every window
+    parts = [view_scores(normalised_maps(window), candidates, settings.fov / 6, kernel) for _, window in windows]
+    scores = np.concatenate(parts) if parts else np.zeros((0, len(candidates)), np.float32)
+    if len(scores) == 0:
         raise InputError("no saliency maps: the director needs at least one")
     if frame_count < 1 or fps <= 0:
         raise InputError(f"cannot make a camera path for {frame_count} frames at {fps} fps")
     sample_frames = np.asarray(sample_frames)
-    candidates = candidate_grid(settings.max_pitch)
-    scores = view_scores(normalised_maps(maps), candidates, sigma_deg=settings.fov / 6)
     sample_dirs = choose_targets(scores, sample_frames / fps, candidates, settings)
     dirs, cuts = simulate_camera(frame_targets(sample_frames, sample_dirs, frame_count), fps, settings)
     yaw, pitch = yaw_pitch(dirs)
@@ -353,22 +367,27 @@ class PathMeasures:
         )
 
 
-def measure_path(path: CameraPath, maps: np.ndarray, sample_frames: np.ndarray, fps: float) -> PathMeasures:
-    """Saliency ratios at the sampled frames and the path's largest speed between cuts."""
-    maps01 = normalised_maps(maps)
-    means = np.array([sphere_mean(m) for m in maps01])
-    rows = np.clip(np.asarray(sample_frames), 0, len(path) - 1)
-    centre = np.array([sample_map(m, path.yaw[r], path.pitch[r]) for m, r in zip(maps01, rows)])
-    front = np.array([sample_map(m, 0.0, 0.0) for m in maps01])
-    peak = np.array([m.max() for m in maps01])
-    denominator = float(means.mean()) or 1.0
+def measure_path(path: CameraPath, maps, sample_frames: np.ndarray, fps: float) -> PathMeasures:
+    """Saliency ratios at the sampled frames and the path's largest speed between cuts.
+
+    ``maps``: (N, H, W), or windows of them as for :func:`camera_path`."""
+    windows = [(0, maps)] if isinstance(maps, np.ndarray) else maps
+    sample_frames = np.asarray(sample_frames)
+    means, centre, front, peak = (np.zeros(len(sample_frames)) for _ in range(4))
+    for first, window in windows:
+        maps01 = normalised_maps(window)
+        rows = np.clip(sample_frames[first : first + len(window)], 0, len(path) - 1)
+        for i, (m, r) in enumerate(zip(maps01, rows), start=first):
+            means[i], peak[i] = sphere_mean(m), m.max()
+            centre[i], front[i] = sample_map(m, path.yaw[r], path.pitch[r]), sample_map(m, 0.0, 0.0)
+    denominator = float(np.mean(means)) or 1.0
     dirs = direction(path.yaw, path.pitch)
     steps = np.degrees(angle_between(dirs[:-1], dirs[1:])) * fps
     steps = steps[~path.cut[1:]]
     return PathMeasures(
-        centre_ratio=float(centre.mean()) / denominator,
-        front_ratio=float(front.mean()) / denominator,
-        peak_ratio=float(peak.mean()) / denominator,
+        centre_ratio=float(np.mean(centre)) / denominator,
+        front_ratio=float(np.mean(front)) / denominator,
+        peak_ratio=float(np.mean(peak)) / denominator,
         max_speed=float(steps.max()) if len(steps) else 0.0,
         cuts=int(path.cut.sum()),
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -17,7 +18,7 @@ import numpy as np
 
 from sstsal.errors import InputError
 from sstsal.media.render import transcode_frames
-from sstsal.media.saliency_stack import load_stack
+from sstsal.media.saliency_stack import SaliencyStack, open_stack
 from sstsal.media.video import VideoInfo, probe_video
 from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, camera_path, measure_path
 
@@ -73,28 +74,34 @@ def sample_frames_of(names: list[str]) -> np.ndarray:
         raise InputError(f"saliency map names must end in _<source frame index>, got e.g. {names[:2]}") from None
 
 
-def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """The maps (N, H, W) of a saliency stack and their source frame indices (N,), in frame order."""
+def _open(stack: str | Path) -> SaliencyStack:
     if not Path(stack).is_file():
         raise InputError(f"saliency stack {stack} does not exist: run the workflow (or sstsal predict --save-raw) first")
     try:
-        maps, names = load_stack(stack)
-    except (OSError, ValueError, KeyError) as exc:
+        maps = open_stack(stack)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
         raise InputError(f"cannot read saliency stack {stack} ({exc}): it should be the workflow's saliency.npz or sstsal predict --save-raw's raw.npz") from None
-    if len(names) == 0:
+    if len(maps) == 0:
         raise InputError(f"{stack} holds no saliency maps")
-    frames = sample_frames_of(names)
-    order = np.argsort(frames)
-    return maps[order], frames[order]
+    sample_frames_of(list(maps.names))  # InputError for names without a frame index
+    return maps
+
+
+def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """The maps (N, H, W) of a saliency stack and their source frame indices (N,), in frame order,
+    in memory (a short clip's); :func:`director_path` reads a window at a time."""
+    with _open(stack) as maps:
+        return maps.window(0, len(maps)), maps.frames
 
 
 def director_path(
     stack: str | Path, info: VideoInfo, settings: DirectorSettings = DirectorSettings()
 ) -> tuple[CameraPath, PathMeasures]:
-    """The camera path of a video from its saliency stack, and its measures."""
-    maps, frames = read_maps(stack)
-    path = camera_path(maps, frames, fps=info.fps, frame_count=info.frame_count, settings=settings)
-    return path, measure_path(path, maps, frames, info.fps)
+    """The camera path of a video from its saliency stack (read a window at a time), and its measures."""
+    with _open(stack) as maps:
+        frames = maps.frames
+        path = camera_path(maps.windows(), frames, fps=info.fps, frame_count=info.frame_count, settings=settings)
+        return path, measure_path(path, maps.windows(), frames, info.fps)
 
 
 def output_size(size: tuple[int, int], source_width: int, fov: float) -> tuple[int, int]:

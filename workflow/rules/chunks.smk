@@ -75,6 +75,8 @@ if CHUNK_FRAMES > 0:
             record=stage_record("flow"),
         log:
             "logs/gather_flow/{video}.log",
+        benchmark:
+            "logs/benchmarks/gather_flow/{video}.tsv"
         localrule: True
         conda:
             "../envs/sstsal.yaml"
@@ -91,6 +93,7 @@ if CHUNK_FRAMES > 0:
             flow=flow_images,
             validation=result("{video}", "validation.json"),
             plan=result("{video}", "chunks/plan.json"),
+            info=video_info,
         output:
             chunk=temp(directory(result("{video}", "chunks/saliency/{chunk}"))),
             record=temp(result("{video}", "chunks/records/saliency/{chunk}.json")),
@@ -123,9 +126,11 @@ if CHUNK_FRAMES > 0:
             record=stage_record("inference"),
         log:
             "logs/gather_saliency/{video}.log",
+        benchmark:
+            "logs/benchmarks/gather_saliency/{video}.tsv"
         conda:
             "../envs/sstsal.yaml"
-        # not local: it holds every raw map of the video in memory and compresses the stack
+        # not local: it copies every map of the video (a window at a time) into the stack
         threads: 2
         resources:
             mem_mb=per_attempt(16000),

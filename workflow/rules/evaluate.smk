@@ -19,6 +19,8 @@ rule evaluate:
         counts=result("{video}", "metrics.json"),
     log:
         "logs/evaluate/{video}.log",
+    benchmark:
+        "logs/benchmarks/evaluate/{video}.tsv"
     conda:
         "../envs/sstsal.yaml"
     resources:

@@ -15,6 +15,8 @@ rule groundtruth:
         record=f"{GAZE_TRUTH}/{{video}}.json",
     log:
         "logs/groundtruth/{video}.log",
+    benchmark:
+        "logs/benchmarks/groundtruth/{video}.tsv"
     conda:
         "../envs/sstsal.yaml"
     resources:

@@ -4,7 +4,6 @@ from sstsal.pipeline.job import stage_job
 
 with stage_job(snakemake) as stage:
     from sstsal.media.naming import list_frames
-    from sstsal.media.saliency_stack import seen_directions
     from sstsal.model.predictor import temporal_context_warning
     from sstsal.pipeline.chunks import gather_saliency
     from sstsal.pipeline.provenance import chunk_facts
@@ -14,7 +13,6 @@ with stage_job(snakemake) as stage:
         snakemake.output.maps,
         snakemake.output.stack,
         snakemake.input.frames,
-        seen=seen_directions(snakemake.input.get("info")),
     )
     frames = len(list_frames(snakemake.input.frames))
     stage.facts.update(chunk_facts(snakemake.input.records), frames=frames)

@@ -3,6 +3,7 @@
 from sstsal.pipeline.job import inference_job_settings, stage_job
 
 with stage_job(snakemake, threads=True) as stage:
+    from sstsal.media.saliency_stack import seen_directions
     from sstsal.model.predictor import SaliencyPredictor
     from sstsal.pipeline.chunks import parse_chunk_label, predict_chunk
 
@@ -15,4 +16,5 @@ with stage_job(snakemake, threads=True) as stage:
         flow_dir=snakemake.input.get("flow") or None,
         threads=snakemake.threads,
         predictor=predictor,
+        seen=seen_directions(snakemake.input.get("info")),
     )
