@@ -20,7 +20,7 @@ from videoclips import make_clip
 from sstsal.media.render import colormap_lut
 from sstsal.media.video import probe_video
 from sstsal.viewing.director import camera_rays, project
-from sstsal.viewing.viewer import CHROMIUM_URL_LIMIT, REPORT_PAGE_BYTES, ViewerSettings, make_report_viewer, make_viewer
+from sstsal.viewing.viewer import CHROMIUM_URL_LIMIT, REPORT_PAGE_BYTES, ViewerSettings, make_viewer
 
 pytestmark = pytest.mark.slow  # a real browser
 
