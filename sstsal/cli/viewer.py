@@ -15,8 +15,8 @@ def run(args: argparse.Namespace) -> int:
     from sstsal.viewing.director import write_director_path
     from sstsal.viewing.viewer import ViewerSettings, make_viewer
 
-    settings = ViewerSettings(width=args.encode_width, crf=args.crf, alpha=args.alpha, colormap=args.colormap,
-                              embed_mb=args.embed_mb)  # fmt: skip
+    settings = ViewerSettings(width=args.encode_width, crf=args.crf, preset=args.preset, alpha=args.alpha,
+                              colormap=args.colormap, embed_mb=args.embed_mb)  # fmt: skip
     info = probe_video(args.video)
     with tempfile.TemporaryDirectory() as scratch:
         path_csv = args.path
@@ -61,6 +61,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "computed from saliency.npz with the camera options below)")  # fmt: skip
     parser.add_argument("--encode-width", type=int, default=1024, help="width of the embedded video (default 1024)")
     parser.add_argument("--crf", type=int, default=30, help="x264 quality of the embedded video (default 30)")
+    parser.add_argument("--preset", default="medium", choices=["ultrafast", "superfast", "veryfast", "faster", "fast",
+                        "medium", "slow", "slower", "veryslow"], help="x264 speed of the embedded video (default medium)")  # fmt: skip
     parser.add_argument("--alpha", type=float, default=0.5, help="initial heatmap opacity (default 0.5)")
     parser.add_argument("--colormap", default="inferno", help="matplotlib colormap (default inferno)")
     parser.add_argument("--embed-mb", type=float, default=50.0,
