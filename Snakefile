@@ -28,6 +28,7 @@ include: "workflow/rules/chunks.smk"  # chunk_frames > 0: flow and inference per
 include: "workflow/rules/render.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/viewing.smk"  # director.mp4 and viewer.html: ways to see the result
+include: "workflow/rules/report.smk"  # the report's copies of long videos: their first report.preview_s
 include: "workflow/rules/provenance.smk"  # results/<video>/provenance.json from each stage's record
 include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
 
@@ -35,5 +36,5 @@ include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, s
 rule all:
     default_target: True
     input:
-        all_outputs() + evaluation_outputs() + viewing_outputs(),
+        all_outputs() + evaluation_outputs() + viewing_outputs() + report_outputs(),
     localrule: True

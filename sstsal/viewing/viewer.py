@@ -393,11 +393,13 @@ def make_viewer(
     info: VideoInfo | None = None,
     progress: bool = True,
     report_html: str | Path | None = None,
+    preview_s: float = REPORT_PREVIEW_S,
 ) -> int:
     """Write ``viewer.html`` for ``video`` with ``viewer.mp4`` and ``viewer.json`` beside it (see
     the module docstring: the page carries the video inside when it is at most
-    ``settings.embed_mb``), and, given ``report_html``, the report's lighter page
-    (:func:`make_report_viewer`). ``maps``: the video's ``saliency/`` folder or a stack file.
+    ``settings.embed_mb``), and, given ``report_html``, the report's lighter page of the first
+    ``preview_s`` seconds (:func:`make_report_viewer`). ``maps``: the video's ``saliency/`` folder
+    or a stack file.
     Returns the size of ``viewer.html`` in bytes."""
     video, out_html = Path(video), Path(out_html)
     info = info or probe_video(video)
@@ -426,7 +428,8 @@ def make_viewer(
                     "sstsal view %s", out_html, size / 1e6, out_mp4.name, video_size / 1e6, settings.embed_mb,
                     out_html.parent)  # fmt: skip
     if report_html is not None:
-        make_report_viewer(video, maps, director_csv, report_html, settings=settings, info=info, progress=progress)
+        make_report_viewer(video, maps, director_csv, report_html, settings=settings, info=info, progress=progress,
+                           preview_s=preview_s)  # fmt: skip
     return size
 
 

@@ -38,12 +38,7 @@ rule director:
         info=result("{video}", "video.json"),
         path=result("{video}", "director.csv"),
     output:
-        report(
-            result("{video}", "director.mp4"),
-            caption="../report/director.rst",
-            category="Director's cut",
-            labels={"video": "{video}", "file": "video"},
-        ),
+        result("{video}", "director.mp4"),  # the report shows results/{video}/report/director.mp4 (report.smk)
         record=stage_record("director"),
     log:
         "logs/director/{video}.log",
@@ -102,6 +97,7 @@ rule viewer:
         preset=config["viewer"]["preset"],
         audio_kbps=config["viewer"]["audio_kbps"],
         embed_mb=config["viewer"]["embed_mb"],
+        preview_s=config["report"]["preview_s"],
         alpha=config["render"]["alpha"],
         colormap=config["render"]["colormap"],
         version=stage_version("viewer"),

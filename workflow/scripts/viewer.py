@@ -17,4 +17,5 @@ with stage_job(snakemake):
                                 embed_mb=params.embed_mb),  # fmt: skip
         info=VideoInfo.from_json(snakemake.input.info),
         report_html=snakemake.output.report_page,
+        preview_s=params.preview_s,
     )
