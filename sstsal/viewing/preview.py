@@ -3,8 +3,8 @@ while the video is short, its first seconds when it is long, so the report of a 
 videos holds a preview of each rather than every hour of them again.
 
 A short video's copy is a hard link (no second copy on disk; a plain copy where the file system
-has none); a long one's is cut without re-encoding (ffmpeg's stream copy, from the start to the
-keyframe at or after ``seconds``), its index at the front so it plays while it loads.
+has none); a long one's first ``seconds`` are copied without re-encoding (ffmpeg's stream copy),
+its index at the front so it plays while it loads.
 """
 
 from __future__ import annotations
