@@ -240,3 +240,21 @@ def test_report_page_of_the_long_video_is_a_preview_that_plays(results, browser,
         assert "sstsal view results/long" in notice, notice
     finally:
         browser.switch_to.default_content()
+
+
+def test_viewer_command_reads_the_saliency_folder(results, tmp_path):
+    """`sstsal viewer VIDEO --maps results/NAME/saliency`: the maps one at a time, the director.csv
+    beside the folder, the page and its video and data written, and the way to open it said."""
+    folder = results["short"]
+    out = tmp_path / "page" / "viewer.html"
+    run = subprocess.run([sys.executable, "-m", "sstsal", "viewer", str(folder / "short.mp4"), "--maps",
+                          str(folder / "saliency"), "--out", str(out), "--encode-width", "128", "--preset", "ultrafast",
+                          "--embed-mb", "0"], capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert f"open it with  sstsal view {out}" in run.stderr, run.stderr
+    assert out.read_text(encoding="utf-8") == (folder / "viewer.html").read_text(encoding="utf-8")
+    assert json.loads(out.with_suffix(".json").read_text()) == json.loads((folder / "viewer.json").read_text())
+    missing = subprocess.run([sys.executable, "-m", "sstsal", "viewer", str(folder / "short.mp4"), "--maps",
+                              str(tmp_path / "page"), "--out", str(tmp_path / "x.html")],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert missing.returncode == 2 and missing.stderr.startswith("error: no director.csv beside"), missing.stderr

@@ -17,14 +17,14 @@ def run(args: argparse.Namespace) -> int:
 
     settings = ViewerSettings(width=args.encode_width, crf=args.crf, preset=args.preset, alpha=args.alpha,
                               colormap=args.colormap, embed_mb=args.embed_mb)  # fmt: skip
+    path_csv = args.path
+    if path_csv is None and Path(args.maps).is_dir():
+        path_csv = Path(args.maps).parent / "director.csv"  # the workflow's results/NAME/ layout
+        if not path_csv.is_file():
+            raise InputError(f"no director.csv beside {args.maps}: give --path (sstsal director writes one), "
+                             "or --maps saliency.npz to compute the path here")  # fmt: skip
     info = probe_video(args.video)
     with tempfile.TemporaryDirectory() as scratch:
-        path_csv = args.path
-        if path_csv is None and Path(args.maps).is_dir():
-            path_csv = Path(args.maps).parent / "director.csv"  # the workflow's results/NAME/ layout
-            if not path_csv.is_file():
-                raise InputError(f"no director.csv beside {args.maps}: give --path (sstsal director writes one), "
-                                 "or --maps saliency.npz to compute the path here")  # fmt: skip
         if path_csv is None:  # no director.csv at hand: the same path, computed here
             path_csv = Path(scratch) / "director.csv"
             write_director_path(args.maps, info, path_csv, settings_from(args))
