@@ -17,17 +17,17 @@ from pathlib import Path
 
 from sstsal.atomic import atomic_file
 from sstsal.errors import SstsalError
-from sstsal.media.video import ffmpeg_exe, probe_video
+from sstsal.media.video import ffmpeg_exe
 
 logger = logging.getLogger(__name__)
 
 
-def report_preview(source: str | os.PathLike, out: str | os.PathLike, *, seconds: float) -> bool:
-    """``out``: ``source`` itself when it lasts at most ``seconds``, else its first ``seconds``.
-    Returns whether ``out`` is the whole video."""
+def report_preview(source: str | os.PathLike, out: str | os.PathLike, *, seconds: float, duration_s: float) -> bool:
+    """``out``: ``source`` (a video of ``duration_s``, the source's: the overlay and the cut are as
+    long) itself when it lasts at most ``seconds``, else its first ``seconds``. Returns whether
+    ``out`` is the whole video."""
     source, out = Path(source), Path(out)
-    info = probe_video(source)
-    duration = info.frame_count / info.fps
+    duration = duration_s
     with atomic_file(out) as tmp:
         if duration <= seconds:
             tmp.unlink()

@@ -6,7 +6,8 @@
 rule report_overlay:
     """The report's overlay video: all of overlay.mp4 (a hard link), or its first report.preview_s."""
     input:
-        result("{video}", "overlay.mp4"),
+        clip=result("{video}", "overlay.mp4"),
+        info=result("{video}", "video.json"),
     output:
         report(
             result("{video}", "report/overlay.mp4"),
@@ -30,7 +31,8 @@ rule report_overlay:
 rule report_director:
     """The report's director's cut: all of director.mp4 (a hard link), or its first report.preview_s."""
     input:
-        result("{video}", "director.mp4"),
+        clip=result("{video}", "director.mp4"),
+        info=result("{video}", "video.json"),
     output:
         report(
             result("{video}", "report/director.mp4"),

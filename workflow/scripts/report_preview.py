@@ -3,6 +3,9 @@
 from sstsal.pipeline.job import stage_job
 
 with stage_job(snakemake):
+    from sstsal.media.video import VideoInfo
     from sstsal.viewing.preview import report_preview
 
-    report_preview(snakemake.input[0], snakemake.output[0], seconds=snakemake.params.seconds)
+    info = VideoInfo.from_json(snakemake.input.info)
+    report_preview(snakemake.input.clip, snakemake.output[0], seconds=snakemake.params.seconds,
+                   duration_s=info.frame_count / info.fps)  # fmt: skip
