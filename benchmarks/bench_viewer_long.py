@@ -9,6 +9,10 @@ from disk. The ratios of one run are what to compare: memory flat in the video's
 near 1 between the lengths.
 
     python benchmarks/bench_viewer_long.py [--minutes 1 3 10] [--width 512] [--preset veryfast]
+
+Then one minute more at the viewer's defaults (width 1024, preset medium: ``--no-defaults`` leaves
+it out), for the size of its video per second at the defaults, which says how long a video still
+goes inside the page (``viewer.embed_mb``).
 """
 
 from __future__ import annotations
@@ -83,6 +87,7 @@ def main() -> None:
     parser.add_argument("--width", type=int, default=512, help="viewer.width (default 512)")
     parser.add_argument("--preset", default="veryfast", help="x264 preset (default veryfast)")
     parser.add_argument("--embed-mb", type=float, default=50.0, help="viewer.embed_mb (default 50)")
+    parser.add_argument("--no-defaults", action="store_true", help="leave out the minute at the defaults")
     args = parser.parse_args()
 
     from videoclips import shared_dir
@@ -95,29 +100,34 @@ def main() -> None:
         subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(shared_dir() / "videos" / "testRoom1_1920Mono.mp4"), "-vf", "scale=640:320",
                         "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", str(small)], check=True)  # fmt: skip
         rows = []
-        for minutes in args.minutes:
+        runs = [(m, args.width, args.preset) for m in args.minutes] + ([] if args.no_defaults else [(1, 1024, "medium")])
+        for minutes, width, preset in runs:
             folder = scratch / f"room{minutes:g}"
             video = looped(small, scratch / f"room{minutes:g}.mp4", minutes * 60)
             write_inputs(folder, video)
             command = [sys.executable, "-m", "sstsal", "viewer", str(video), "--maps", str(folder / "saliency"),
                        "--path", str(folder / "director.csv"), "--out", str(folder / "viewer.html"),
-                       "--encode-width", str(args.width), "--preset", args.preset,
+                       "--encode-width", str(width), "--preset", preset,
                        "--embed-mb", str(args.embed_mb)]  # fmt: skip
             peak_mb, seconds = measure(command)
             page = (folder / "viewer.html").stat().st_size
             encode = (folder / "viewer.mp4").stat().st_size
-            rows.append((minutes, peak_mb, seconds, page, encode))
-            print(f"{minutes:g} min: peak RSS {peak_mb:.0f} MB, {seconds:.0f} s, viewer.html {page / 1e6:.3f} MB, "
+            rows.append((minutes, width, preset, peak_mb, seconds, page, encode))
+            print(f"{minutes:g} min at {width} {preset}: peak RSS {peak_mb:.0f} MB, {seconds:.0f} s, viewer.html {page / 1e6:.3f} MB, "
                   f"viewer.mp4 {encode / 1e6:.1f} MB ({encode / minutes / 60 / 1e3:.0f} KB per second of video)",
                   flush=True)  # fmt: skip
             shutil.rmtree(folder)
         first = rows[0]
-        print(f"\nsstsal viewer, --encode-width {args.width} --preset {args.preset} --embed-mb {args.embed_mb:g}")
-        print("| video | peak RSS | vs the first | viewer.html | viewer.mp4 | time |")
-        print("|---|---|---|---|---|---|")
-        for minutes, peak_mb, seconds, page, encode in rows:
-            print(f"| {minutes:g} min | {peak_mb:.0f} MB | {peak_mb / first[1]:.2f} | {page / 1e6:.3f} MB | "
-                  f"{encode / 1e6:.1f} MB | {seconds:.0f} s |")  # fmt: skip
+        print(f"\nsstsal viewer, --embed-mb {args.embed_mb:g}")
+        print("| video | --encode-width, --preset | peak RSS | vs the first | viewer.html | viewer.mp4 | time |")
+        print("|---|---|---|---|---|---|---|")
+        for minutes, width, preset, peak_mb, seconds, page, encode in rows:
+            print(f"| {minutes:g} min | {width}, {preset} | {peak_mb:.0f} MB | {peak_mb / first[3]:.2f} | "
+                  f"{page / 1e6:.3f} MB | {encode / 1e6:.1f} MB | {seconds:.0f} s |")  # fmt: skip
+        if not args.no_defaults:
+            per_second = rows[-1][-1] / 60
+            print(f"at the defaults: {per_second / 1e3:.0f} KB of viewer.mp4 per second of video; viewer.embed_mb "
+                  f"({args.embed_mb:g} MB) holds {args.embed_mb * 1e6 / per_second / 60:.0f} minutes of it")  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
