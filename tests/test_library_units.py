@@ -104,8 +104,8 @@ def test_report_suggestion_is_the_zip_above_a_size():
     assert "report.html" in report_suggestion(at_limit) and "report.zip" in report_suggestion(at_limit + 1000)
     big = report_suggestion(int(150e6))  # 100 videos' results
     html_mb, zip_mb = report_sizes_mb(int(150e6))
-    assert html_mb == REPORT_PAGE_MB + 200 and zip_mb == pytest.approx(150.4)
-    assert "snakemake --report report.zip (about 150.4 MB; unzip it and open report/report.html" in big
+    assert html_mb == REPORT_PAGE_MB + 200 and zip_mb == pytest.approx(150.6)
+    assert "snakemake --report report.zip (about 150.6 MB; unzip it and open report/report.html" in big
     assert "about 203 MB" in big and "report.html (about" not in big
 
 
