@@ -189,3 +189,60 @@ def test_report_of_what_finished_plays_its_viewer(library, tmp_path):
         driver.quit()
     b64 = uri.split("base64,", 1)[1]
     assert len(base64.b64decode(b64)) < 1_500_000
+
+
+def test_zip_report_opens_from_its_folder_and_plays_its_viewer(library, tmp_path):
+    """The report a big library is told to make (`--report report.zip`): unpacked, its page opens
+    from disk and links each result as a file beside it; the viewer plays in the page's iframe."""
+    import zipfile
+
+    from browser import CANVAS_STATS, start_browser
+
+    from sstsal.pipeline.library import report_sizes_mb
+
+    workdir, _ = library
+    stated_html = float(re.search(r"report\.html \(about ([\d.]+) MB\)", console(snakemake(workdir)))[1])
+    archive = tmp_path / "report.zip"
+    made = snakemake(workdir, "--report", str(archive))
+    assert made.returncode == 0 and archive.is_file(), console(made)[-3000:]
+    with zipfile.ZipFile(archive) as unpacked:
+        names = unpacked.namelist()
+        unpacked.extractall(tmp_path / "unpacked")
+    page = tmp_path / "unpacked" / "report" / "report.html"
+    viewers = [n.removeprefix("report/") for n in names if n.endswith("/viewer_report.html")]
+    assert page.is_file() and len(viewers) == 1, names
+    assert not any(n.endswith("/viewer.html") for n in names), names  # the light page, not the whole one
+    for result in ("overlay.mp4", "contact_sheet.png", "director.mp4", "provenance.json"):
+        assert any(n.endswith(f"/{result}") for n in names), result
+    html = page.read_text(encoding="utf-8", errors="replace")
+    assert viewers[0] in html and "filename=viewer_report.html;base64," not in html  # linked, not carried
+    # its size, as the closing line's estimate for the zip puts it (results as files, not base64)
+    zip_mb = report_sizes_mb(int((stated_html - report_sizes_mb(0)[0]) * 3 / 4 * 1e6))[1]
+    assert abs(archive.stat().st_size / 1e6 - zip_mb) < 0.25 * zip_mb, (archive.stat().st_size, zip_mb)
+    # the report's page shows an HTML result in an iframe whose src is the file's relative path
+    frame = page.parent / "frame.html"
+    frame.write_text(f'<!doctype html><iframe id="result" style="width:880px;height:720px" src="{viewers[0]}"></iframe>')
+    driver = start_browser()
+    try:
+        driver.get(page.as_uri())  # the report's own page opens from disk and lists the viewer's category
+        shown = ""
+        for _ in range(50):
+            shown = driver.execute_script("return document.body.innerText")
+            if "360-degree viewer" in shown:
+                break
+            time.sleep(0.2)
+        assert "360-degree viewer" in shown, shown[:2000]
+        driver.get(frame.as_uri())
+        driver.switch_to.frame(driver.find_element("id", "result"))
+        state = {}
+        for _ in range(150):
+            state = driver.execute_script("const v = document.getElementById('video'), s = window.sstsalViewer;"
+                                          "return s ? {frames: s.videoFrames, time: v.currentTime} : null;")  # fmt: skip
+            if state and state["frames"] > 2 and state["time"] > 0.2:
+                break
+            time.sleep(0.2)
+        assert state and state["frames"] > 2, f"the viewer did not play from the unpacked zip report: {state}"
+        mean, spread = driver.execute_script(CANVAS_STATS)
+        assert mean > 30 and spread > 20, (mean, spread)
+    finally:
+        driver.quit()

@@ -19,6 +19,8 @@ from sstsal.pipeline.library import (
     failure_path,
     outcomes,
     read_failure,
+    report_sizes_mb,
+    report_suggestion,
     report_text,
     run_table,
     select_videos,
@@ -91,6 +93,20 @@ def test_outcomes_and_closing_table(tmp_path):
     text = report_text(rows + [VideoOutcome("w", "finished", "", ("probe: 16:9, not 2:1",))])
     assert "Not in this report (3)" in text and "``bad``: failed: probe: cannot read video" in text
     assert "not 2:1" in text
+
+
+def test_report_suggestion_is_the_zip_above_a_size():
+    from sstsal.pipeline.library import REPORT_HTML_MAX_MB, REPORT_PAGE_MB
+
+    small = report_suggestion(int(9e6))  # five short clips' results
+    assert small == f"a report of the finished videos: snakemake --report report.html (about {REPORT_PAGE_MB + 12:.1f} MB)"
+    at_limit = int((REPORT_HTML_MAX_MB - REPORT_PAGE_MB) * 3 / 4 * 1e6)
+    assert "report.html" in report_suggestion(at_limit) and "report.zip" in report_suggestion(at_limit + 1000)
+    big = report_suggestion(int(150e6))  # 100 videos' results
+    html_mb, zip_mb = report_sizes_mb(int(150e6))
+    assert html_mb == REPORT_PAGE_MB + 200 and zip_mb == pytest.approx(150.6)
+    assert "snakemake --report report.zip (about 150.6 MB; unzip it and open report/report.html" in big
+    assert "about 203 MB" in big and "report.html (about" not in big
 
 
 def test_download_from_a_folder_missing_a_checkpoint_fails_naming_it(tmp_path):

@@ -240,6 +240,34 @@ def run_table(rows: list[VideoOutcome]) -> str:
     return "\n".join(lines)
 
 
+# Snakemake's report page without results (its scripts and styles), measured with Snakemake 9.27.
+REPORT_PAGE_MB = 3.0
+# One HTML report holds every result in base64 inside one page, which a browser parses whole before
+# it shows anything; up to this size that takes seconds. Larger: the zip, whose page opens at once
+# and reads each result from its own file when it is shown.
+REPORT_HTML_MAX_MB = 50.0
+# The same page deflated inside the zip (measured with Snakemake 9.27: 0.4 to 0.75 MB, from one
+# small video to testRoom1 at the defaults, whose 5.1 MB of results made a 5.0 MB zip).
+REPORT_ZIP_PAGE_MB = 0.6
+
+
+def report_sizes_mb(result_bytes: int) -> tuple[float, float]:
+    """About how large ``--report report.html`` and ``--report report.zip`` are for results of
+    ``result_bytes`` in all: the page, and the results in base64 (4 bytes per 3) or as files (the
+    videos and images do not deflate)."""
+    return REPORT_PAGE_MB + result_bytes * 4 / 3 / 1e6, REPORT_ZIP_PAGE_MB + result_bytes / 1e6
+
+
+def report_suggestion(result_bytes: int) -> str:
+    """The closing line's report command: one HTML page while it stays small, else the zip."""
+    html_mb, zip_mb = report_sizes_mb(result_bytes)
+    if html_mb <= REPORT_HTML_MAX_MB:
+        return f"a report of the finished videos: snakemake --report report.html (about {html_mb:.1f} MB)"
+    return (f"a report of the finished videos: snakemake --report report.zip (about {zip_mb:.1f} MB; unzip it and "
+            f"open report/report.html; as one HTML page it would be about {html_mb:.0f} MB, more than a browser "
+            "opens comfortably)")  # fmt: skip
+
+
 def report_text(rows: list[VideoOutcome]) -> str:
     """reStructuredText for the report's front page: the videos it shows, and those it does not."""
     shown = [r for r in rows if r.status == "finished"]

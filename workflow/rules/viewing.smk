@@ -41,12 +41,7 @@ rule director:
         info=result("{video}", "video.json"),
         path=result("{video}", "director.csv"),
     output:
-        report(
-            result("{video}", "director.mp4"),
-            caption="../report/director.rst",
-            category="Director's cut",
-            labels={"video": "{video}", "file": "video"},
-        ),
+        result("{video}", "director.mp4"),  # the report shows results/{video}/report/director.mp4 (report.smk)
         record=stage_record("director"),
     log:
         "logs/director/{video}.log",
@@ -72,15 +67,18 @@ rule director:
 
 
 rule viewer:
-    """One self-contained HTML page: the video on a sphere with the heatmap, the director's path to follow."""
+    """The HTML page: the video on a sphere with the heatmap, the director's path to follow."""
     input:
         video=source_video,
         info=result("{video}", "video.json"),
-        stack=result("{video}", "saliency.npz"),
+        maps=result("{video}", "saliency"),  # read one PNG at a time: memory flat in the video's length
         path=result("{video}", "director.csv"),
     output:
         # the whole page, for disk and mail; the report gets the lighter page made to fit its limits
         page=result("{video}", "viewer.html"),
+        # its video and data: inside the page as well up to viewer.embed_mb, else played from here
+        video=result("{video}", "viewer.mp4"),
+        data=result("{video}", "viewer.json"),
         report_page=report(
             result("{video}", "viewer_report.html"),
             caption="../report/viewer.rst",
@@ -105,6 +103,8 @@ rule viewer:
         crf=config["viewer"]["crf"],
         preset=config["viewer"]["preset"],
         audio_kbps=config["viewer"]["audio_kbps"],
+        embed_mb=config["viewer"]["embed_mb"],
+        preview_s=config["report"]["preview_s"],
         alpha=config["render"]["alpha"],
         colormap=config["render"]["colormap"],
         version=stage_version("viewer"),

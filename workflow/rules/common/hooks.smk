@@ -178,13 +178,9 @@ def closing_rows():
     return outcomes(VIDEOS, SKIPPED, outputs=video_outputs, results=RESULTS)
 
 
-# Snakemake's report page without results (its scripts and styles), measured with Snakemake 9.27.
-REPORT_PAGE_MB = 3.0
-
-
-def report_size_mb():
-    """About how large `--report report.html` is: the page, and the files marked for the report
-    in base64 (4 bytes per 3)."""
+def report_bytes():
+    """The size of the finished videos' files marked for the report
+    (sstsal.pipeline.library.report_suggestion turns it into the report's size)."""
     from snakemake.io import is_flagged
 
     # a rule's output pattern carries the wildcard's constraint: results/{video,<regex>}/overlay.mp4
@@ -199,24 +195,17 @@ def report_size_mb():
         for video in VIDEOS
         for p in patterns
     ]
-    return (
-        REPORT_PAGE_MB
-        + sum(f.stat().st_size for f in files if f.is_file()) * 4 / 3 / 1e6
-    )
+    return sum(f.stat().st_size for f in files if f.is_file())
 
 
 def print_closing_table():
     """The end of every run: videos finished (with warnings), failed (reason, log), skipped."""
-    from sstsal.pipeline.library import run_table
+    from sstsal.pipeline.library import report_suggestion, run_table
 
     rows = closing_rows()
     print(f"\n{run_table(rows)}", file=sys.stderr, flush=True)
     if any(r.status == "finished" for r in rows):
-        print(
-            f"a report of the finished videos: snakemake --report report.html (about {report_size_mb():.1f} MB)",
-            file=sys.stderr,
-            flush=True,
-        )
+        print(report_suggestion(report_bytes()), file=sys.stderr, flush=True)
 
 
 def table_when_nothing_to_do(record):

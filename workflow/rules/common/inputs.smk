@@ -254,7 +254,11 @@ def saliency_chunk_records(wildcards):
 def video_outputs(video):
     """The final files of one video (what `rule all` asks of it)."""
     prefix = result(video, "")
-    return [p for p in all_outputs() + viewing_outputs() if p.startswith(prefix)]
+    return [
+        p
+        for p in all_outputs() + viewing_outputs() + report_outputs()
+        if p.startswith(prefix)
+    ]
 
 
 # ---- ways to see the result (rules in viewing.smk) ------------------------------------------
@@ -269,6 +273,19 @@ def viewing_outputs():
         names.append("director.csv")
     return [
         result(video, name)
+        for video, source in VIDEOS.items()
+        if source is not None
+        for name in names
+    ]
+
+
+def report_outputs():
+    """The report's copies of overlay.mp4 and director.mp4 (rules in report.smk)."""
+    names = ["overlay.mp4"] + (
+        ["director.mp4"] if config["director"]["enabled"] else []
+    )
+    return [
+        result(video, f"report/{name}")
         for video, source in VIDEOS.items()
         if source is not None
         for name in names
