@@ -13,6 +13,16 @@ def run(args: argparse.Namespace) -> int:
 
     from sstsal.media.render import render_overlay
 
+    from sstsal.errors import InputError
+
+    # the inputs are checked before the video is probed
+    if not Path(args.video).is_file():
+        raise InputError(f"video {args.video} does not exist: give the source video the maps were computed on")
+    if not Path(args.maps).exists():
+        raise InputError(f"--maps {args.maps} does not exist: give the video's saliency.npz (results/<video>/) or a "
+                         "folder of saliency PNGs (sstsal predict --out)")  # fmt: skip
+    if Path(args.maps).is_file() and Path(args.maps).suffix.lower() != ".npz":
+        raise InputError(f"--maps {args.maps} is no saliency stack: give a saliency.npz or a folder of saliency PNGs")
     stack = args.maps
     with tempfile.TemporaryDirectory() as tmp:
         if Path(args.maps).is_dir():
