@@ -11,9 +11,8 @@ from pathlib import Path
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sstsal.media.render import render_overlay
-
     from sstsal.errors import InputError
+    from sstsal.media.render import render_overlay
 
     # the inputs are checked before the video is probed
     if not Path(args.video).is_file():

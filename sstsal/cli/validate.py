@@ -8,11 +8,10 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
-    from sstsal.pipeline.validation import validate_frame_set, write_validation
-
     from pathlib import Path
 
     from sstsal.errors import InputError
+    from sstsal.pipeline.validation import validate_frame_set, write_validation
 
     for option, folder in (("--frames", args.frames), ("--flow", args.flow)):
         if folder is not None and not Path(folder).is_dir():
