@@ -169,8 +169,11 @@ def discover_videos(folder: str | Path) -> dict[str, Path]:
             continue
         found.setdefault(unicodedata.normalize("NFC", path.stem), []).append(path)
     if not found:
+        others = left_out_files(folder)
+        shown = "; ".join(f"{name}: {why.split(':')[0]}" for name, why in list(others.items())[:3])
         raise InputError(
             f"no videos in {folder}: expected files ending in {', '.join(VIDEO_SUFFIXES)} (any letter case)"
+            + (f"; it holds {len(others)} other file(s) ({shown}{', ...' if len(others) > 3 else ''})" if others else "")
         )
     clashes = {stem: paths for stem, paths in found.items() if len(paths) > 1}
     if clashes:
