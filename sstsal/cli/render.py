@@ -8,20 +8,25 @@ import tempfile
 from pathlib import Path
 
 
+def check_video_and_maps(video: str, maps: str, *, folder_ok: bool) -> None:
+    """Refuse a missing source video or saliency stack before any work (one ``error:`` line)."""
+    from sstsal.errors import InputError
+
+    if not Path(video).is_file():
+        raise InputError(f"video {video} does not exist: give the source video the maps were computed on")
+    wanted = "the video's saliency.npz (results/<video>/)" + (" or a folder of saliency PNGs" if folder_ok else "")
+    if not Path(maps).exists():
+        raise InputError(f"--maps {maps} does not exist: give {wanted}")
+    if (Path(maps).is_dir() and not folder_ok) or (Path(maps).is_file() and Path(maps).suffix.lower() != ".npz"):
+        raise InputError(f"--maps {maps} is no saliency stack: give {wanted}")
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from sstsal.errors import InputError
     from sstsal.media.render import render_overlay
 
-    # the inputs are checked before the video is probed
-    if not Path(args.video).is_file():
-        raise InputError(f"video {args.video} does not exist: give the source video the maps were computed on")
-    if not Path(args.maps).exists():
-        raise InputError(f"--maps {args.maps} does not exist: give the video's saliency.npz (results/<video>/) or a "
-                         "folder of saliency PNGs (sstsal predict --out)")  # fmt: skip
-    if Path(args.maps).is_file() and Path(args.maps).suffix.lower() != ".npz":
-        raise InputError(f"--maps {args.maps} is no saliency stack: give a saliency.npz or a folder of saliency PNGs")
+    check_video_and_maps(args.video, args.maps, folder_ok=True)
     stack = args.maps
     with tempfile.TemporaryDirectory() as tmp:
         if Path(args.maps).is_dir():

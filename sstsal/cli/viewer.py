@@ -10,9 +10,12 @@ from pathlib import Path
 
 def run(args: argparse.Namespace) -> int:
     from sstsal.cli.director import settings_from
+    from sstsal.cli.render import check_video_and_maps
     from sstsal.media.video import probe_video
     from sstsal.viewing.director import write_director_path
     from sstsal.viewing.viewer import ViewerSettings, make_viewer
+
+    check_video_and_maps(args.video, args.maps, folder_ok=False)
 
     settings = ViewerSettings(width=args.encode_width, crf=args.crf, alpha=args.alpha, colormap=args.colormap)
     info = probe_video(args.video)
