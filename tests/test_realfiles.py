@@ -389,6 +389,21 @@ def test_the_same_maps_as_the_twin(twin_maps, case):
     cc = per_frame_cc(ours, theirs)
     print(f"{case}: per-frame CC min {cc.min():.3f} median {np.median(cc):.3f} ({len(cc)} frames)")
     assert cc.min() >= MIN_CC, cc
-    # the check can fail: the other eye's half of the stereo file squashed in would not pass
+    # the check can fail: the same maps turned by 90 degrees do not pass
     shifted = per_frame_cc(ours, np.roll(theirs, 80, axis=2))
     assert np.median(shifted) < MIN_CC
+
+
+def test_workflow_names_each_left_out_file_once_at_the_start(tmp_path):
+    from clip_workflow import new_workdir
+    from snakemake_run import snakemake
+
+    workdir = new_workdir(tmp_path)
+    shutil.copy(workdir / "videos" / "clip.mp4", workdir / "videos" / "segment.ts")
+    (workdir / "videos" / "notes.txt").write_text("x")
+    (workdir / "videos" / "scene.obj").write_text("x")
+    result = snakemake(workdir, "-n")
+    lines = result.stderr.splitlines()
+    assert lines.count("left out notes.txt: not a video (.txt file)") == 1
+    assert sum(line.startswith("left out scene.obj: unknown extension .obj") for line in lines) == 1
+    assert "results/segment/saliency.npz" in result.stdout + result.stderr  # the .ts segment is a video of the run

@@ -30,7 +30,7 @@ from sstsal.media.video import VideoInfo, ffmpeg_exe, input_options, probe_video
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 
 PUBLISHED_FPS = 8  # the published extraction keeps about 8 frames per second
 SAMPLINGS = ("published", "exact")

@@ -335,6 +335,9 @@ SEAM_RATIO = 1.7
 # cube_order_ratio above which a 3x2 grid is a plain cubemap, below which EAC (measured 1.15-1.18
 # and 0.89-0.93 on both kinds made from the test clip and from congo.mp4)
 CUBEMAP_ORDER, EAC_ORDER = 1.05, 0.96
+# The stored aspects a stereo eye is found at: squeezed VR180 side by side (0.89:1 in a 16:9 frame)
+# to squeezed 360-degree top-bottom (4:1 in a 2:1 frame); a split outside them is not tried
+EYE_ASPECTS = (0.75, 4.05)
 # pole_spread below which a 2:1 frame is taken as equirectangular, and above which (while its
 # conversion as dual fisheye has flat poles) as a dual fisheye that fills the frame.
 POLE_FLAT, POLE_PICTURE = 0.12, 0.25
@@ -378,7 +381,9 @@ def detect_from_content(
         found.update(projection="dual-fisheye", stereo="mono")
         reasons.append("2:1 with two image circles on black: dual fisheye")
         return found, reasons
-    tb, lr = score(halves_match, "top-bottom"), score(halves_match, "left-right")
+    # only splits whose eyes could be stored so (0.75:1 squeezed VR180 to 4:1 squeezed 360 stereo)
+    tb = score(halves_match, "top-bottom") if EYE_ASPECTS[0] <= 2 * aspect <= EYE_ASPECTS[1] else 0.0
+    lr = score(halves_match, "left-right") if EYE_ASPECTS[0] <= aspect / 2 <= EYE_ASPECTS[1] else 0.0
     if max(tb, lr) > STEREO_MATCH:
         stereo = "top-bottom" if tb >= lr else "left-right"
         gh, gw = gray_frames[0].shape
