@@ -209,10 +209,20 @@ def test_wide_file_with_v2_metadata_is_treated_as_the_same_frames_without(made):
 def test_undecidable_content_says_what_was_assumed(caplog):
     noise = np.random.default_rng(0).integers(0, 256, (192, 384), dtype=np.uint8)
     found, reasons = detect_from_content([noise, noise])
-    assert "projection" not in found and "cannot tell equirectangular from dual fisheye" in reasons[0]
+    assert found["projection"] == "equirectangular" and "no dual fisheye" in reasons[0]
     square = np.random.default_rng(1).integers(0, 256, (256, 256), dtype=np.uint8)
     found, reasons = detect_from_content([square])
     assert found == {} and "no known 360-degree layout" in reasons[0]
+
+
+
+def test_what_was_assumed_is_a_warning_of_the_probe(tmp_path, caplog):
+    clip = make_clip(tmp_path / "blocks.mp4", width=256, height=144, seconds=1.0)  # 16:9 random blocks
+    with caplog.at_level("WARNING", logger="sstsal"):
+        info = probe_video(clip)
+    assert info.spherical["reasons"]["projection"].startswith("default (content undecided: 256x144 (1.78:1)")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("cannot tell its projection" in w and "using the default projection equirectangular" in w for w in warned)
 
 
 def test_a_layout_that_cannot_be_names_ones_that_fit():

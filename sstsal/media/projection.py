@@ -365,7 +365,8 @@ def detect_from_content(
     is EAC when the picture goes on across the face borders within each row of faces, a plain
     cubemap when it does not; a 2:1 frame is equirectangular when its top and bottom rows are
     flat (the poles), a dual fisheye when they are not but its conversion as dual fisheye has
-    flat poles. Returns ({property: value} for what could be told, the reasons in words).
+    flat poles. Returns ({property: value} for what could be told, plus ``assume``: the projection
+    to take when it could not be told, when not the default; the reasons in words).
     """
     h, w = gray_frames[0].shape
     if source_size is not None:
@@ -422,6 +423,7 @@ def detect_from_content(
             reasons.append(f"{grid} that comes out {1 / order:.2f} times smoother read as YouTube's EAC than as a "
                            "plain cubemap: EAC")  # fmt: skip
         else:
+            found["assume"] = "eac"  # the more common 3x2 grid (YouTube's)
             reasons.append(f"{grid} that reads about as well as EAC and as a plain cubemap (ratio {order:.2f}): "
                            "cannot tell which")  # fmt: skip
         return found, reasons
@@ -435,6 +437,10 @@ def detect_from_content(
             found.update(projection="dual-fisheye", stereo="mono")
             reasons.append(f"2:1 whose top and bottom rows are picture (pole spread {poles:.2f}) but flat once read "
                            f"as dual fisheye ({fisheye:.2f}): dual fisheye filling the frame")  # fmt: skip
+        elif fisheye >= POLE_FLAT:
+            found.update(projection="equirectangular", stereo="mono")
+            reasons.append(f"2:1, {halves}, no dual fisheye (read as one its top and bottom rows are not flat: "
+                           f"{fisheye:.2f}; as it is {poles:.2f}): mono equirectangular")  # fmt: skip
         else:
             found["stereo"] = "mono"
             reasons.append(f"2:1, {halves}, pole spread {poles:.2f} (as dual fisheye {fisheye:.2f}): cannot tell "
@@ -551,7 +557,7 @@ def decide_layout(
         if path.lower().endswith(".insv") and "projection" in missing:
             found, missing = _insta360(name, width, height, words, values, reasons), [k for k in missing if k != "projection"]
         if missing:
-            defaults = {"projection": "equirectangular", "stereo": "mono"}
+            defaults = {"projection": found.get("assume", "equirectangular"), "stereo": "mono"}
             for key in missing:
                 values[key], reasons[key] = defaults[key], "default (content undecided: " + "; ".join(words) + ")"
             log.warning("%s: cannot tell its %s from the content (%s); using the default %s. Set it in the "
