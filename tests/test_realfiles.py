@@ -321,6 +321,15 @@ def test_overlay_is_written_back_as_it_came(made, tmp_path, name):
         assert back.view_width == 2 * back.view_height and back.spherical["reasons"]["aspect"]
 
 
+def test_vr180_eyes_come_back_at_their_stored_size_by_default(made):
+    from sstsal.media.render import cropped_view_width, render_size, stored_eye
+
+    info = probe_video(made["vr180_v1"])
+    size = render_size(info, cropped_view_width(info))
+    assert stored_eye(info, size)[1] == (1072, 752)
+    assert cropped_view_width(probe_video(made["congo"])) is None  # the whole sphere: the usual default
+
+
 def test_vr180_side_by_side_comes_back_as_vr180(tmp_path, shared):
     from sstsal.media.render import render_overlay
 

@@ -93,6 +93,18 @@ def stored_eye(info: VideoInfo, size: tuple[int, int]) -> tuple[tuple[int, int, 
     return (x, y, w, h), (max(2, round(w / 2) * 2), max(2, round(w * eye_h / eye_w / 2) * 2))
 
 
+def cropped_view_width(info: VideoInfo) -> int | None:
+    """For a VR180 or cropped source, the view width at which its eyes come back at their stored
+    width (at most 1920); None for a source that covers the whole sphere."""
+    if info.layout.projection not in ("equirectangular", "half-equirectangular"):
+        return None
+    view_w = info.view_width
+    crop_w = info.layout.crop_box((view_w, info.view_height))[2]
+    if crop_w >= view_w:
+        return None
+    return round(min(info.layout.eye_size()[0], MAX_DEFAULT_WIDTH) * view_w / crop_w)
+
+
 def written_back_metadata(info: VideoInfo) -> dict:
     """The spherical metadata of the overlay: equirectangular, the source's stereo layout and, for
     VR180 and cropped frames, its bounds (V2 ``equi`` bounds and the V1 crop description)."""
@@ -160,7 +172,7 @@ def render_overlay(
     order = np.argsort([_frame_index(n) for n in names])
     indices = [_frame_index(names[i]) for i in order]
     maps01 = [normalise_map(maps[i]) for i in order]
-    size = render_size(info, width)
+    size = render_size(info, width if width is not None else cropped_view_width(info))
     lut = colormap_lut(colormap)
     heat_cache: dict[int, np.ndarray] = {}
 
