@@ -8,7 +8,11 @@ repository when it exists (offline machines keep the data there), else a folder 
   fetched at run time, never committed;
 - princeton-vl/RAFT (code and demo frames) at commit 2888e15, BSD-3-Clause;
 - the test clip ``testRoom1_1920Mono.mp4`` from googlevr/gvr-android-sdk at commit 3e39e12,
-  CC BY 4.0, "testRoom1_1920Mono.mp4 by Google".
+  CC BY 4.0, "testRoom1_1920Mono.mp4 by Google";
+- two 360-degree samples of the Google VR SDK (googlevr/gvr-android-sdk, Apache-2.0), real files
+  as the SDK ships them (:data:`SAMPLE_VIDEOS`, read with :func:`sample_video`): ``congo.mp4``
+  (top-bottom stereo, eyes stored squeezed, V1 metadata) and ``sphericalv2.mp4`` (VR180 camera
+  clip, V2 mesh projection plus V1 crop description).
 
 URLs are GitHub's, under ``SSTSAL_UPSTREAM`` (:mod:`sstsal.published`); the golden fixtures
 are then rebuilt by running the published code (:mod:`golden`). The built folder has the
@@ -93,6 +97,35 @@ CLIP_SHA256 = "f37e89498d8e109f10fc4b4a6e90682431890e009b49a9c9c5439642c0a9647f"
 CLIP_SIZE = 466796
 
 
+# {name: (commit, path in the repository, sha256, size)} of the Google VR SDK's 360-degree samples
+SAMPLE_VIDEOS = {
+    "congo.mp4": ("22bfd77050c8607ef3bd1c60993c066b5a722c46", "samples/sdk-simplevideowidget/src/main/assets/congo.mp4",
+                  "c494ac2b397e295930bb9a509efd6132073ba3cf0edbe15c6c19e09fd1381b1c", 2939784),
+    "sphericalv2.mp4": ("9f9060f0e0cd5842c96c8f115ed57e39dbfc4a45",
+                        "samples/sdk-simplevideowidget/src/main/assets/sphericalv2.mp4",
+                        "7ba984c9aa14844811309331cadf28b64b0622dc61ffe70747e544317957f668", 3207538),
+}  # fmt: skip
+
+
+def sample_file(name: str):
+    """One of :data:`SAMPLE_VIDEOS` as a :class:`sstsal.published.PublishedFile`."""
+    from sstsal.published import PublishedFile, github_raw
+
+    commit, path, sha256, size = SAMPLE_VIDEOS[name]
+    return PublishedFile(name, github_raw(CLIP_REPO, commit, path), sha256, size)
+
+
+def sample_video(name: str) -> Path:
+    """The sample ``name`` of :data:`SAMPLE_VIDEOS`: ``<data>/videos/<name>`` when the data folder
+    holds it, else fetched once (sha256-checked) from ``SSTSAL_UPSTREAM`` into the cache."""
+    from sstsal.published import cache_dir, fetch
+
+    local = data_root() / "videos" / name
+    if local.is_file():
+        return local
+    return fetch(sample_file(name), cache_dir() / "testdata" / "samples" / name)
+
+
 def clip_file():
     """The test clip as a :class:`sstsal.published.PublishedFile`."""
     from sstsal.published import PublishedFile, github_raw
@@ -171,6 +204,8 @@ def fetch_sources(root: Path) -> Path:
         fetch(spec, root / "models" / name)
     clip = clip_file()
     fetch(clip, root / "videos" / clip.name)
+    for name in SAMPLE_VIDEOS:
+        fetch(sample_file(name), root / "videos" / name)
     sources = root / "sources"
     with tempfile.TemporaryDirectory(dir=root) as downloads:
         for archive in (SSTSAL_CODE, RAFT_CODE):

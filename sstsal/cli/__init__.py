@@ -3,7 +3,8 @@
 Every module in ``sstsal/cli/`` that defines ``register(subparsers)`` adds its subcommand;
 the parser it adds sets ``func`` (a callable taking the parsed arguments and returning an
 exit code). Errors derived from :class:`sstsal.errors.SstsalError` are printed as one
-``error: ...`` line with exit code 2, so scripts and Snakemake see a clean failure.
+``error: ...`` line with exit code 2, so scripts and Snakemake see a clean failure; so are
+file-system errors (a path that does not exist or cannot be written).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SstsalError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        # a file named on the command line that cannot be read or written: one line, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"error: {where}{exc.strerror or exc}: check the path (and that it can be read and written)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

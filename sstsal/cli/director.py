@@ -16,7 +16,10 @@ def settings_from(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from sstsal.cli.render import check_video_and_maps
     from sstsal.viewing.director import make_director_cut
+
+    check_video_and_maps(args.video, args.maps, folder_ok=False)
 
     out = Path(args.out)
     csv = Path(args.csv) if args.csv else out.with_suffix(".csv")

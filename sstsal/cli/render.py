@@ -8,11 +8,25 @@ import tempfile
 from pathlib import Path
 
 
+def check_video_and_maps(video: str, maps: str, *, folder_ok: bool) -> None:
+    """Refuse a missing source video or saliency stack before any work (one ``error:`` line)."""
+    from sstsal.errors import InputError
+
+    if not Path(video).is_file():
+        raise InputError(f"video {video} does not exist: give the source video the maps were computed on")
+    wanted = "the video's saliency.npz (results/<video>/)" + (" or a folder of saliency PNGs" if folder_ok else "")
+    if not Path(maps).exists():
+        raise InputError(f"--maps {maps} does not exist: give {wanted}")
+    if (Path(maps).is_dir() and not folder_ok) or (Path(maps).is_file() and Path(maps).suffix.lower() != ".npz"):
+        raise InputError(f"--maps {maps} is no saliency stack: give {wanted}")
+
+
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from sstsal.media.render import render_overlay
 
+    check_video_and_maps(args.video, args.maps, folder_ok=True)
     stack = args.maps
     with tempfile.TemporaryDirectory() as tmp:
         if Path(args.maps).is_dir():

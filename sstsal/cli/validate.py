@@ -8,8 +8,14 @@ import sys
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sstsal.errors import InputError
     from sstsal.pipeline.validation import validate_frame_set, write_validation
 
+    for option, folder in (("--frames", args.frames), ("--flow", args.flow)):
+        if folder is not None and not Path(folder).is_dir():
+            raise InputError(f"{option} {folder} is not a folder: give the folder of one video's PNGs")
     report = validate_frame_set(args.frames, args.flow, step=args.step)
     if args.json:
         write_validation(args.json, report)

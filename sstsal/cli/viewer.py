@@ -10,10 +10,13 @@ from pathlib import Path
 
 def run(args: argparse.Namespace) -> int:
     from sstsal.cli.director import settings_from
+    from sstsal.cli.render import check_video_and_maps
     from sstsal.errors import InputError
     from sstsal.media.video import probe_video
     from sstsal.viewing.director import write_director_path
     from sstsal.viewing.viewer import ViewerSettings, make_viewer
+
+    check_video_and_maps(args.video, args.maps, folder_ok=True)
 
     settings = ViewerSettings(width=args.encode_width, crf=args.crf, preset=args.preset, alpha=args.alpha,
                               colormap=args.colormap, embed_mb=args.embed_mb)  # fmt: skip

@@ -24,12 +24,12 @@ from sstsal.errors import InputError
 from sstsal.frame_size import MODEL_SIZE, flow_working_width
 from sstsal.logs import progress_bar
 from sstsal.media.naming import frame_name
-from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video
+from sstsal.media.video import VideoInfo, ffmpeg_exe, input_options, probe_video
 
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters the extracted frames (triggers reruns through workflow params).
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 
 PUBLISHED_FPS = 8  # the published extraction keeps about 8 frames per second
 SAMPLINGS = ("published", "exact")
@@ -95,7 +95,7 @@ def decode_frames(
     pose, tone mapping), ``info.view_width`` x ``info.view_height``. ffmpeg's own messages go to
     stderr (the job's log).
     """
-    stream = ffmpeg.input(str(video))
+    stream = ffmpeg.input(str(video), **input_options(info))
     step = indices[1] - indices[0] if len(indices) > 1 else 1
     selected = select_in_ffmpeg and step > 1
     if selected:
@@ -170,7 +170,11 @@ def extract_frames(
             bar.update()
         bar.close()
         if not names:
-            raise InputError(f"no frame could be decoded from {video}: the file is corrupt; replace or remove it")
+            raise InputError(
+                f"no frame came out of ffmpeg for {video} ({info.layout.filter_string()} on its "
+                f"{info.width}x{info.height} frames): see ffmpeg's message above; if the sample sheet sets its "
+                "projection or stereo, check them"
+            )
         if len(names) < len(indices):
             # The packet count promised more frames than the decoder gave: say so, keep going.
             logger.warning(

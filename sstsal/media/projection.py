@@ -80,9 +80,21 @@ class SphericalLayout:
 
     @property
     def identity(self) -> bool:
-        """Whether decoding needs no filter (mono, uncropped equirectangular, no pose, SDR)."""
+        """Whether decoding needs no filter (mono, uncropped 2:1 equirectangular, no pose, SDR)."""
         return (self.projection == "equirectangular" and self.stereo == "mono" and self.full_sphere
+                and abs(self.width - 2 * self.height) <= max(2, 0.01 * self.width)
                 and not (self.yaw or self.pitch or self.roll) and self.hdr is None)  # fmt: skip
+
+    def crop_box(self, size: tuple[int, int]) -> tuple[int, int, int, int]:
+        """(x, y, w, h) of the part of a ``size`` (w, h) equirectangular view that the source's eye
+        covers: the whole view, the bounds of a cropped frame, the middle half for VR180."""
+        bounds = (0.0, 0.0, 0.25, 0.25) if self.projection == "half-equirectangular" else self.bounds
+        if self.projection not in ("equirectangular", "half-equirectangular"):
+            bounds = (0.0, 0.0, 0.0, 0.0)
+        top, bottom, left, right = bounds
+        w, h = size
+        x, y = round(left * w), round(top * h)
+        return x, y, max(2, w - x - round(right * w)), max(2, h - y - round(bottom * h))
 
     def eye_size(self) -> tuple[int, int]:
         """(width, height) of one eye in the source frame."""
@@ -219,22 +231,83 @@ def halves_match(gray: np.ndarray, stereo: str) -> float:
     return _correlation(a - a.mean(axis=1, keepdims=True), b - b.mean(axis=1, keepdims=True))
 
 
-def seam_ratio(gray: np.ndarray, columns: int, rows: int) -> float:
-    """How much the face borders of a ``columns`` x ``rows`` cube grid stand out: for each border,
-    the mean jump across it over the mean jump between the pixel pairs 2-4 pixels beside it,
-    averaged over the borders. Cube faces meet at seams (ratio well above 1; in EAC's strips of
-    three faces only the middle border is one); a continuous image has none (about 1)."""
+def border_ratios(gray: np.ndarray, columns: int, rows: int) -> tuple[list[float], list[float]]:
+    """(per vertical, per horizontal face border) of a ``columns`` x ``rows`` cube grid: the mean
+    jump across the border over the mean jump between the pixel pairs 2-4 pixels beside it. Cube
+    faces meet at seams (well above 1); a continuous image has none (about 1)."""
     g = gray.astype(np.float64)
     dx = np.abs(np.diff(g, axis=1))  # dx[:, x] = jump between columns x and x + 1
     dy = np.abs(np.diff(g, axis=0))
     h, w = g.shape
-    ratios = []
-    for jumps, size, count in ((dx.T, w, columns), (dy, h, rows)):
+    found: list[list[float]] = [[], []]
+    for axis, (jumps, size, count) in enumerate(((dx.T, w, columns), (dy, h, rows))):
         for k in range(1, count):
             at = round(size * k / count) - 1
             beside = [at + d for d in (-4, -3, -2, 2, 3, 4) if 0 <= at + d < len(jumps)]
-            ratios.append(jumps[at].mean() / max(jumps[beside].mean(), 1e-3))
-    return float(np.mean(ratios))
+            found[axis].append(float(jumps[at].mean() / max(jumps[beside].mean(), 1e-3)))
+    return found[0], found[1]
+
+
+def seam_ratio(gray: np.ndarray, columns: int, rows: int) -> float:
+    """:func:`border_ratios` averaged over the borders: EAC, 3x2 and 6x1 cubemaps made from the
+    test clip score 3.4, 5.9 and 8.8, a continuous 3:2 crop of it 0.8."""
+    vertical, horizontal = border_ratios(gray, columns, rows)
+    return float(np.mean(vertical + horizontal))
+
+
+def _jump_ratio(before: np.ndarray, after: np.ndarray, before_in: np.ndarray, after_in: np.ndarray) -> float:
+    """Mean jump between two lines 5 pixels apart across a border, over the mean jump between
+    lines 5 pixels apart on either side of it."""
+    across = np.abs(before - after).mean()
+    within = (np.abs(before_in - before).mean() + np.abs(after - after_in).mean()) / 2
+    return float(across / max(within, 1e-3))
+
+
+def cube_order_ratio(gray: np.ndarray) -> float:
+    """How much smoother a 3x2 grid comes out read as a plain cubemap than read as EAC: the
+    total variation of its equirectangular conversion as EAC over that as cubemap-3x2 (v360).
+    The right reading puts the faces side by side where they belong; the wrong one adds edges
+    where faces of the other order meet. Measured: plain cubemaps 1.15-1.18, EAC 0.89-0.93."""
+
+    def variation(projection: str) -> float:
+        e = as_equirect(gray, projection).astype(np.float64)
+        return float(np.abs(np.diff(e, axis=1)).mean() + np.abs(np.diff(e, axis=0)).mean())
+
+    return variation("eac") / max(variation("cubemap-3x2"), 1e-6)
+
+
+def wrap_ratio(gray: np.ndarray) -> float:
+    """:func:`_jump_ratio` across the left/right edge: about 1 when the picture goes on from the
+    right edge to the left one (a whole 360-degree equirectangular frame), well above 1 when not
+    (VR180, a fisheye)."""
+    g = gray.astype(np.float64)
+    return _jump_ratio(g[:, -3], g[:, 2], g[:, -8], g[:, 7])
+
+
+def pole_spread(gray: np.ndarray) -> float:
+    """How much the top and bottom rows vary along the row, over the frame's variation. An
+    equirectangular frame's first and last rows each show one direction (the poles), so they are
+    nearly flat (measured 0.00-0.04); a fisheye's or a cube face's are ordinary picture (0.3-0.9)."""
+    g = gray.astype(np.float64)
+    k = max(1, g.shape[0] // 64)
+    rows = np.concatenate([g[:k], g[-k:]])
+    return float(rows.std(axis=1).mean() / max(g.std(), 1e-6))
+
+
+def as_equirect(gray: np.ndarray, projection: str) -> np.ndarray:
+    """A grey frame (H, W) read as ``projection`` and converted by ffmpeg's v360 to an
+    equirectangular frame W wide (the frame itself when ffmpeg fails)."""
+    h, w = gray.shape
+    out_w, out_h = w, max(2, w // 2)
+    proc = subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-f", "rawvideo",
+         "-pix_fmt", "gray", "-s", f"{w}x{h}", "-i", "pipe:", "-vf",
+         f"v360={_V360_INPUT[projection]}:e:w={out_w}:h={out_h}", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"],
+        input=np.ascontiguousarray(gray).tobytes(), capture_output=True,
+    )  # fmt: skip
+    if proc.returncode != 0 or len(proc.stdout) < out_w * out_h:
+        return gray
+    return np.frombuffer(proc.stdout[: out_w * out_h], np.uint8).reshape(out_h, out_w)
 
 
 def fisheye_corners_dark(gray: np.ndarray) -> bool:
@@ -255,9 +328,30 @@ def fisheye_corners_dark(gray: np.ndarray) -> bool:
 # halves of a mono panorama of a room with a repeating grid texture still score up to 0.88.
 STEREO_MATCH = 0.93
 # Face-border jumps this many times the jumps just beside them make a 3:2 or 6:1 frame a cube
-# grid: EAC, 3x2 and 6x1 cubemaps made from the test clip score 3.4, 5.9 and 8.8, a continuous
-# 3:2 crop of it 0.8.
-SEAM_RATIO = 2.0
+# grid (the mean over the borders, or the border between the two rows of a 3x2 grid): EAC, 3x2 and
+# 6x1 cubemaps made from the test clip score 3.4, 5.9 and 8.8, and Google's congo.mp4 as EAC 2.05
+# between the rows; a continuous 3:2 crop of the test clip 0.8.
+SEAM_RATIO = 1.7
+# cube_order_ratio above which a 3x2 grid is a plain cubemap, below which EAC (measured 1.15-1.18
+# and 0.89-0.93 on both kinds made from the test clip and from congo.mp4)
+CUBEMAP_ORDER, EAC_ORDER = 1.05, 0.96
+# The stored aspects a stereo eye is found at: squeezed VR180 side by side (0.89:1 in a 16:9 frame)
+# to squeezed 360-degree top-bottom (4:1 in a 2:1 frame); a split outside them is not tried
+EYE_ASPECTS = (0.75, 4.05)
+# pole_spread below which a 2:1 frame is taken as equirectangular, and above which (while its
+# conversion as dual fisheye has flat poles) as a dual fisheye that fills the frame.
+POLE_FLAT, POLE_PICTURE = 0.12, 0.25
+# wrap_ratio below which an eye wraps around (a whole 360-degree frame)
+WRAPS = 1.6
+
+
+def _stereo_projection(eye: list[np.ndarray], stereo: str) -> tuple[str, str]:
+    """(projection, words) of the eye of a stereo frame: whole 360 degrees when it wraps around,
+    else VR180 (half-equirectangular)."""
+    wrap = float(np.median([wrap_ratio(g) for g in eye]))
+    if wrap < WRAPS:
+        return "equirectangular", f"each eye wraps around (edge jump ratio {wrap:.1f}): {stereo} stereo equirectangular"
+    return "half-equirectangular", f"each eye does not wrap around (edge jump ratio {wrap:.1f}): {stereo} VR180"
 
 
 def detect_from_content(
@@ -266,7 +360,13 @@ def detect_from_content(
     """Guess projection and stereo layout from a few grey frames (H, W) of a video without metadata
     (``source_size``: the video's (width, height), for the messages; default the frames').
 
-    Returns ({property: value} for what could be told, the reasons in words).
+    Stereo is told by the halves matching whatever the stored aspect (eyes are often stored
+    squeezed); a stereo eye that wraps around is 360-degree, one that does not VR180. A 3:2 grid
+    is EAC when the picture goes on across the face borders within each row of faces, a plain
+    cubemap when it does not; a 2:1 frame is equirectangular when its top and bottom rows are
+    flat (the poles), a dual fisheye when they are not but its conversion as dual fisheye has
+    flat poles. Returns ({property: value} for what could be told, plus ``assume``: the projection
+    to take when it could not be told, when not the default; the reasons in words).
     """
     h, w = gray_frames[0].shape
     if source_size is not None:
@@ -278,58 +378,104 @@ def detect_from_content(
     def score(fn, *args) -> float:
         return float(np.median([fn(g, *args) for g in gray_frames]))
 
-    if abs(aspect - 2) < 0.02:
-        if all(fisheye_corners_dark(g) for g in gray_frames):
-            found["projection"] = "dual-fisheye"
-            reasons.append("2:1 with two image circles on black: dual fisheye")
-        else:
-            lr = score(halves_match, "left-right")
-            if lr > STEREO_MATCH:
-                found.update(projection="half-equirectangular", stereo="left-right")
-                reasons.append(f"2:1 whose left and right halves match (correlation {lr:.2f}): VR180 side by side")
-            else:
-                found.update(projection="equirectangular", stereo="mono")
-                reasons.append(f"2:1 whose halves differ (correlation {lr:.2f}): mono equirectangular")
-    elif abs(aspect - 1) < 0.02 or abs(aspect - 4) < 0.05:
-        stereo = "top-bottom" if aspect < 2 else "left-right"
-        match = score(halves_match, stereo)
-        if match > STEREO_MATCH:
-            found.update(projection="equirectangular", stereo=stereo)
-            reasons.append(f"{'1:1' if aspect < 2 else '4:1'} whose two halves match (correlation {match:.2f}): "
-                           f"{stereo} stereo equirectangular")  # fmt: skip
-        else:
-            reasons.append(f"{aspect:.2f}:1 whose halves differ (correlation {match:.2f}): layout unknown")
-    elif abs(aspect - 1.5) < 0.02 or abs(aspect - 6) < 0.05:
+    if abs(aspect - 2) < 0.02 and all(fisheye_corners_dark(g) for g in gray_frames):
+        found.update(projection="dual-fisheye", stereo="mono")
+        reasons.append("2:1 with two image circles on black: dual fisheye")
+        return found, reasons
+    # only splits whose eyes could be stored so (0.75:1 squeezed VR180 to 4:1 squeezed 360 stereo)
+    tb = score(halves_match, "top-bottom") if EYE_ASPECTS[0] <= 2 * aspect <= EYE_ASPECTS[1] else 0.0
+    lr = score(halves_match, "left-right") if EYE_ASPECTS[0] <= aspect / 2 <= EYE_ASPECTS[1] else 0.0
+    if max(tb, lr) > STEREO_MATCH:
+        stereo = "top-bottom" if tb >= lr else "left-right"
+        gh, gw = gray_frames[0].shape
+        eye = [g[: gh // 2] if stereo == "top-bottom" else g[:, : gw // 2] for g in gray_frames]
+        projection, words = _stereo_projection(eye, stereo)
+        eye_w, eye_h = (w, h // 2) if stereo == "top-bottom" else (w // 2, h)
+        found.update(projection=projection, stereo=stereo)
+        reasons.append(f"{w}x{h} whose {stereo} halves match (correlation {max(tb, lr):.2f}), each eye "
+                       f"{eye_w}x{eye_h} ({eye_w / eye_h:.2f}:1); {words}")  # fmt: skip
+        return found, reasons
+    halves = f"halves differ (top-bottom {tb:.2f}, left-right {lr:.2f})"
+    if abs(aspect - 1.5) < 0.02 or abs(aspect - 6) < 0.05:
         columns, rows = (3, 2) if aspect < 2 else (6, 1)
         ratio = score(seam_ratio, columns, rows)
-        if ratio > SEAM_RATIO:
-            found["projection"] = "eac" if columns == 3 else "cubemap-6x1"
-            found["stereo"] = "mono"
-            reasons.append(f"{columns}x{rows} grid with seams at the face borders (jump ratio {ratio:.1f}): "
-                           f"{found['projection']}" + (" (a 3x2 grid is taken as YouTube's EAC; set projection "
-                           "cubemap-3x2 in the sample sheet for a plain cubemap)" if columns == 3 else ""))  # fmt: skip
+        if columns == 6:
+            if ratio > SEAM_RATIO:
+                found.update(projection="cubemap-6x1", stereo="mono")
+                reasons.append(f"6x1 grid with seams at the face borders (jump ratio {ratio:.1f}): cubemap-6x1")
+            else:
+                reasons.append(f"6:1 without face seams (jump ratio {ratio:.1f}), {halves}: layout unknown")
+            return found, reasons
+        middle = score(lambda g: border_ratios(g, 3, 2)[1][0])
+        if max(ratio, middle) <= SEAM_RATIO:
+            reasons.append(f"3:2 without face seams (jump ratio {ratio:.1f}, between the rows {middle:.1f}), {halves}: "
+                           "layout unknown")  # fmt: skip
+            return found, reasons
+        order = score(cube_order_ratio)
+        found["stereo"] = "mono"
+        grid = f"3x2 grid with seams (jump ratio {ratio:.1f}, between the rows {middle:.1f})"
+        if order > CUBEMAP_ORDER:
+            found["projection"] = "cubemap-3x2"
+            reasons.append(f"{grid} that comes out {order:.2f} times smoother read as a plain cubemap than as EAC: "
+                           "cubemap-3x2")  # fmt: skip
+        elif order < EAC_ORDER:
+            found["projection"] = "eac"
+            reasons.append(f"{grid} that comes out {1 / order:.2f} times smoother read as YouTube's EAC than as a "
+                           "plain cubemap: EAC")  # fmt: skip
         else:
-            reasons.append(f"{aspect:.2f}:1 without face seams (jump ratio {ratio:.1f}): layout unknown")
+            found["assume"] = "eac"  # the more common 3x2 grid (YouTube's)
+            reasons.append(f"{grid} that reads about as well as EAC and as a plain cubemap (ratio {order:.2f}): "
+                           "cannot tell which")  # fmt: skip
+        return found, reasons
+    poles, wrap = score(pole_spread), score(wrap_ratio)
+    if abs(aspect - 2) < 0.02:
+        fisheye = score(lambda g: pole_spread(as_equirect(g, "dual-fisheye")))
+        if poles < POLE_FLAT:
+            found.update(projection="equirectangular", stereo="mono")
+            reasons.append(f"2:1 with flat top and bottom rows (pole spread {poles:.2f}), {halves}: mono equirectangular")
+        elif poles > POLE_PICTURE and fisheye < POLE_FLAT:
+            found.update(projection="dual-fisheye", stereo="mono")
+            reasons.append(f"2:1 whose top and bottom rows are picture (pole spread {poles:.2f}) but flat once read "
+                           f"as dual fisheye ({fisheye:.2f}): dual fisheye filling the frame")  # fmt: skip
+        elif fisheye >= POLE_FLAT:
+            found.update(projection="equirectangular", stereo="mono")
+            reasons.append(f"2:1, {halves}, no dual fisheye (read as one its top and bottom rows are not flat: "
+                           f"{fisheye:.2f}; as it is {poles:.2f}): mono equirectangular")  # fmt: skip
+        else:
+            found["stereo"] = "mono"
+            reasons.append(f"2:1, {halves}, pole spread {poles:.2f} (as dual fisheye {fisheye:.2f}): cannot tell "
+                           "equirectangular from dual fisheye")  # fmt: skip
+        return found, reasons
+    if poles < POLE_FLAT and wrap < WRAPS:
+        found.update(projection="equirectangular", stereo="mono")
+        reasons.append(f"{w}x{h} ({aspect:.2f}:1) with flat top and bottom rows (pole spread {poles:.2f}) that wraps "
+                       f"around (edge jump ratio {wrap:.1f}), {halves}: mono equirectangular stored at {aspect:.2f}:1")  # fmt: skip
     else:
-        reasons.append(f"{w}x{h} ({aspect:.2f}:1) is no known 360-degree layout")
+        reasons.append(f"{w}x{h} ({aspect:.2f}:1), {halves}, pole spread {poles:.2f}, edge jump ratio {wrap:.1f}: "
+                       "no known 360-degree layout")  # fmt: skip
     return found, reasons
 
 
 def grey_samples(path: str, width: int, height: int, duration: float, *, count: int = 3,
-                 small_width: int = 384) -> list[np.ndarray]:
-    """``count`` grey frames (H, ``small_width``) spread over the video (source aspect kept)."""
+                 small_width: int = 384, input_options: dict | None = None) -> list[np.ndarray]:
+    """``count`` grey frames (H, ``small_width``) spread over the video (source aspect kept);
+    ``input_options``: ffmpeg input options ({"bsf:v": ...}) the file needs."""
     small_height = max(2, int(round(small_width * height / width / 2)) * 2)
+    options = [a for key, value in (input_options or {}).items() for a in (f"-{key}", str(value))]
     frames = []
     for k in range(count):
         at = duration * (k + 0.5) / count if duration > 0 else 0.0
-        proc = subprocess.run(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-ss", f"{at:.3f}",
-             "-i", path, "-frames:v", "1", "-vf", f"scale={small_width}:{small_height}:flags=area,format=gray",
-             "-f", "rawvideo", "pipe:1"],
-            capture_output=True,
-        )  # fmt: skip
-        if proc.returncode == 0 and len(proc.stdout) >= small_width * small_height:
-            frames.append(np.frombuffer(proc.stdout[: small_width * small_height], np.uint8).reshape(small_height, small_width))
+        # seek on the input (fast), else decode up to the instant (a stream without an index to
+        # seek in, such as an MPEG-TS segment with one keyframe, gives nothing when seeked)
+        for seek in (["-ss", f"{at:.3f}", *options, "-i", path], [*options, "-i", path, "-ss", f"{at:.3f}"]):
+            proc = subprocess.run(
+                [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *seek, "-frames:v", "1",
+                 "-vf", f"scale={small_width}:{small_height}:flags=area,format=gray", "-f", "rawvideo", "pipe:1"],
+                capture_output=True,
+            )  # fmt: skip
+            if proc.returncode == 0 and len(proc.stdout) >= small_width * small_height:
+                frames.append(np.frombuffer(proc.stdout[: small_width * small_height], np.uint8).reshape(small_height, small_width))
+                break
     return frames
 
 
@@ -344,11 +490,15 @@ def decide_layout(
     primaries: str | None = None,
     bit_depth: int = 8,
     sheet: dict[str, Any] | None = None,
+    input_options: dict | None = None,
 ) -> SphericalLayout:
     """The layout of one video: sheet entry > spherical metadata > content > default (mono equirect).
 
-    Raises InputError for metadata we cannot convert (mesh projections, custom stereo) unless the
-    sheet says what the frames are.
+    An equirectangular eye (whole or cropped) maps onto what the metadata says whatever its stored
+    aspect (squeezed stereo eyes, 16:9): it is resampled to the 2:1 view, and ``reasons["aspect"]``
+    says so. Raises InputError for metadata we cannot convert (a mesh projection without a V1 crop
+    description, custom stereo) unless the sheet says what the frames are, and for layouts the
+    frame cannot have (a cube face that is not square), naming the layouts that fit.
     """
     sheet = {k: v for k, v in (sheet or {}).items() if v not in (None, "", "auto")}
     values: dict[str, Any] = {}
@@ -359,15 +509,24 @@ def decide_layout(
         tag = "spherical metadata " + (metadata.version.upper() if metadata.version != "side data" else "(ffmpeg side data)")
         if metadata.projection is not None:
             projection = {"cubemap-3x2": "cubemap-3x2", "equirectangular": "equirectangular"}.get(metadata.projection)
+            if metadata.projection == "mesh" and "projection" not in sheet:
+                raise InputError(mesh_refusal(name, metadata, width, height))
             if projection is None and "projection" not in sheet:
                 raise InputError(
                     f"{name}: its spherical metadata says projection {metadata.projection!r}, which cannot be "
                     "converted automatically: set its projection in the sample sheet (config key `sheet`)"
                 )
-            if projection:
+            if projection and metadata.projection_from == "v1":
+                tag_v1 = ("spherical metadata V1 (its crop description; V2 describes the frames with a mesh, "
+                          "which players without mesh support replace by it)")  # fmt: skip
+                values["projection"], reasons["projection"] = projection, tag_v1
+                if metadata.bounds != (0.0, 0.0, 0.0, 0.0):
+                    reasons["bounds"] = tag_v1.split(" (")[0] + " (its crop description)"
+            elif projection:
                 values["projection"], reasons["projection"] = projection, tag
             if metadata.bounds != (0.0, 0.0, 0.0, 0.0):
-                values["bounds"], reasons["bounds"] = tuple(metadata.bounds), tag
+                values["bounds"] = tuple(metadata.bounds)
+                reasons.setdefault("bounds", tag)
             if metadata.yaw or metadata.pitch or metadata.roll:
                 # V1 names the initial view's direction (heading right, pitch up): the view's centre.
                 # V2's pose turns the projection counter-clockwise about up (yaw) and right (pitch):
@@ -389,14 +548,16 @@ def decide_layout(
                 values["eye_swap"] = True
     undecided = [k for k in ("projection", "stereo") if k not in values and k not in sheet]
     if undecided:
-        grays = grey_samples(path, width, height, duration)
+        grays = grey_samples(path, width, height, duration, input_options=input_options)
         found, words = detect_from_content(grays, (width, height)) if grays else ({}, ["no frame could be decoded for a look"])
         for key in undecided:
             if key in found:
                 values[key], reasons[key] = found[key], "content: " + "; ".join(words)
         missing = [k for k in undecided if k not in found]
+        if path.lower().endswith(".insv") and "projection" in missing:
+            found, missing = _insta360(name, width, height, words, values, reasons), [k for k in missing if k != "projection"]
         if missing:
-            defaults = {"projection": "equirectangular", "stereo": "mono"}
+            defaults = {"projection": found.get("assume", "equirectangular"), "stereo": "mono"}
             for key in missing:
                 values[key], reasons[key] = defaults[key], "default (content undecided: " + "; ".join(words) + ")"
             log.warning("%s: cannot tell its %s from the content (%s); using the default %s. Set it in the "
@@ -425,22 +586,89 @@ def decide_layout(
         reasons.setdefault("eye", "default: the left eye")
     if not reasons.get("projection", "").startswith("default"):
         _check_shape(layout, name)
+    stored = _stored_aspect(layout)
+    if stored:
+        reasons["aspect"] = stored
     for key, why in reasons.items():
         log.info("%s: %s: %s", name, key, why)
     return replace(layout, reasons=reasons)
 
 
+def _insta360(name: str, width: int, height: int, words: list[str], values: dict, reasons: dict) -> dict:
+    """An Insta360 raw file (.insv) whose content did not say: two fisheye images side by side
+    when 2:1 (what the cameras record), else refused with what to do."""
+    if abs(width - 2 * height) <= max(2, 0.01 * width):
+        values["projection"] = "dual-fisheye"
+        reasons["projection"] = ("Insta360 raw file (.insv), 2:1: dual fisheye, as the cameras record it (content: "
+                                 + "; ".join(words) + ")")  # fmt: skip
+        return {}
+    raise InputError(
+        f"{name} is an Insta360 raw file (.insv) of {width}x{height}, not two fisheye images side by side (2:1): "
+        "cameras that keep each lens in its own file or stream need stitching first: export it as an "
+        "equirectangular MP4 from Insta360 Studio, or set its projection and stereo in the sample sheet"
+    )
+
+
+def mesh_refusal(name: str, metadata: SphericalMetadata, width: int, height: int) -> str:
+    """The error for a V2 mesh projection without a V1 crop description: what the mesh is, and what to set."""
+    mesh = metadata.mesh or {}
+    meshes = mesh.get("meshes") or []
+    spans = ", ".join(f"{m['degrees_wide']:g}x{m['degrees_high']:g} degrees" for m in meshes)
+    said = (f"{len(meshes)} mesh(es) ({mesh.get('encoding')}, {spans})" if meshes
+            else mesh.get("error", "a mesh"))  # fmt: skip
+    return (
+        f"{name} ({width}x{height}) is a mesh projection: its Spherical Video V2 metadata maps the frames onto "
+        f"{said} (mshp, as VR180 cameras write), and it has no V1 crop description to fall back on. Meshes are "
+        "not projected here: set projection half-equirectangular (VR180, each eye 180x180 degrees) and its stereo "
+        f"({metadata.stereo or 'mono'}) in the sample sheet (config key `sheet`), or export it as equirectangular "
+        "with the camera's software"
+    )
+
+
+# the projections whose eye maps onto its part of the sphere whatever its stored aspect
+_STRETCHABLE = ("equirectangular", "half-equirectangular")
+
+
+def _stored_aspect(layout: SphericalLayout) -> str | None:
+    """Words for an equirectangular eye stored at another aspect than the sphere part it shows."""
+    if layout.projection not in _STRETCHABLE:
+        return None
+    w, h = layout.eye_size()
+    x, y, cw, ch = layout.crop_box(layout.view_size())
+    if abs(w / h - cw / ch) <= 0.01 * cw / ch:
+        return None
+    view_w, view_h = layout.view_size()
+    return (f"each eye is stored at {w}x{h} ({w / h:.2f}:1) for a part of the sphere that is {cw / ch:.2f}:1: "
+            f"resampled to the {view_w}x{view_h} view, as 360-degree players map it")  # fmt: skip
+
+
+def _fitting_layouts(layout: SphericalLayout) -> list[str]:
+    """The projection/stereo pairs of the sheet whose eye shape the frame has."""
+    fits = []
+    for stereo in STEREO_MODES:
+        w, h = replace(layout, stereo=stereo).eye_size()
+        for projection, expected in _EYE_ASPECT.items():
+            if projection in _STRETCHABLE:
+                continue
+            if abs(w / h - expected) <= 0.03 * expected:
+                fits.append(f"projection {projection} with stereo {stereo}")
+    return fits
+
+
 def _check_shape(layout: SphericalLayout, name: str) -> None:
-    """Refuse a layout the frame cannot have (e.g. a cubemap sheet entry for a 2:1 frame)."""
+    """Refuse a layout the frame cannot have (a cubemap whose faces are not square, a dual fisheye
+    whose circles do not fit); an equirectangular eye fits at any stored aspect."""
+    if layout.projection in _STRETCHABLE:
+        return
     w, h = layout.eye_size()
     expected = _EYE_ASPECT[layout.projection]
-    if layout.projection == "equirectangular":
-        top, bottom, left, right = layout.bounds
-        expected = 2.0 * (1 - left - right) / max(1e-6, 1 - top - bottom)
     if abs(w / h - expected) > 0.03 * expected:
+        what = "cube faces would not be square" if layout.projection != "dual-fisheye" else "fisheye circles would not be round"
+        fits = _fitting_layouts(layout)
         raise InputError(
             f"{name} is {layout.width}x{layout.height}: one {layout.stereo} eye is {w}x{h} ({w / h:.2f}:1), but "
-            f"{layout.projection} frames are {expected:g}:1. Fix its projection/stereo in the sample sheet"
+            f"{layout.projection} frames are {expected:g}:1 (its {what}). Set in the sample sheet what the frames "
+            "are: " + "; ".join(fits + ["projection equirectangular (any stored aspect) with its stereo layout"])
         )
 
 

@@ -28,7 +28,7 @@ from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video, view_stream
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters the overlay video (triggers reruns through workflow params).
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 
 MAX_DEFAULT_WIDTH = 1920  # default render width: the source width, at most this
 
@@ -78,6 +78,42 @@ def render_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
     return max(2, round(target / 2) * 2), max(2, round(height / 2) * 2)
 
 
+def stored_eye(info: VideoInfo, size: tuple[int, int]) -> tuple[tuple[int, int, int, int], tuple[int, int]]:
+    """How an eye of the ``size`` (w, h) view goes back to the source's geometry: ((x, y, w, h) of the
+    view to keep, (w, h) to store it at). An equirectangular source keeps its part of the sphere
+    (VR180 and cropped frames their bounds) and its stored aspect (squeezed eyes, 16:9); other
+    projections come back as the whole 2:1 view."""
+    layout = info.layout
+    if layout.projection not in ("equirectangular", "half-equirectangular"):
+        return (0, 0, size[0], size[1]), size
+    x, y, w, h = layout.crop_box(size)
+    eye_w, eye_h = layout.eye_size()
+    return (x, y, w, h), (max(2, round(w / 2) * 2), max(2, round(w * eye_h / eye_w / 2) * 2))
+
+
+def cropped_view_width(info: VideoInfo) -> int | None:
+    """For a VR180 or cropped source, the view width at which its eyes come back at their stored
+    width (at most 1920); None for a source that covers the whole sphere."""
+    if info.layout.projection not in ("equirectangular", "half-equirectangular"):
+        return None
+    view_w = info.view_width
+    crop_w = info.layout.crop_box((view_w, info.view_height))[2]
+    if crop_w >= view_w:
+        return None
+    return round(min(info.layout.eye_size()[0], MAX_DEFAULT_WIDTH) * view_w / crop_w)
+
+
+def written_back_metadata(info: VideoInfo) -> dict:
+    """The spherical metadata of the overlay: equirectangular, the source's stereo layout and, for
+    VR180 and cropped frames, its bounds (V2 ``equi`` bounds and the V1 crop description)."""
+    layout = info.layout
+    bounds = (0.0, 0.0, 0.0, 0.0)
+    if layout.projection == "half-equirectangular":
+        bounds = (0.0, 0.0, 0.25, 0.25)
+    elif layout.projection == "equirectangular":
+        bounds = layout.bounds
+    return {"projection": "equirectangular", "stereo": layout.stereo, "bounds": tuple(bounds)}
+
 
 def mux_audio(video_only: Path, source: Path, out: Path) -> None:
     """Put the source's audio next to the rendered video: stream copy, AAC if copy is refused."""
@@ -117,7 +153,9 @@ def render_overlay(
     The overlay is 360-degree media: it is the equirectangular view the maps were computed on
     (the chosen eye converted, pose applied, tone-mapped), with spherical metadata V2 (``sv3d``
     equirectangular, ``st3d``) and V1. A stereo source keeps its layout: both eyes are converted
-    and each gets the heatmap at the same place.
+    and each gets the heatmap at the same place. An equirectangular source comes back as it came
+    (:func:`stored_eye`): VR180 and cropped frames as their part of the sphere with its bounds
+    (V2 ``equi``, V1 crop), squeezed or 16:9 eyes at their stored aspect.
     """
     video, out_path = Path(video), Path(out_path)
     info = info or probe_video(video)
@@ -127,7 +165,7 @@ def render_overlay(
     if len(maps) == 0:
         raise InputError(f"{stack} holds no saliency maps")
     indices = maps.frames  # ascending: the stack is in frame order
-    size = render_size(info, width)
+    size = render_size(info, width if width is not None else cropped_view_width(info))
     lut = colormap_lut(colormap)
     maps01: dict[int, np.ndarray] = {}  # the (at most two) normalised maps in use
     heat_cache: dict[int, np.ndarray] = {}
@@ -151,17 +189,28 @@ def render_overlay(
 
     stereo = info.layout.stereo
     eyes = (1, 2) if stereo == "top-bottom" else (2, 1) if stereo == "left-right" else (1, 1)
-    out_size = (size[0] * eyes[0], size[1] * eyes[1])
+    (cx, cy, cw, ch), eye_out = stored_eye(info, size)
+    out_size = (eye_out[0] * eyes[0], eye_out[1] * eyes[1])
+    as_stored = (cx, cy, cw, ch, *eye_out) != (0, 0, size[0], size[1], *size)
 
     def overlay(frame: np.ndarray, n: int) -> np.ndarray:
         heat = heat_for(n)
-        return blend(frame, np.tile(heat, (eyes[1], eyes[0], 1)) if eyes != (1, 1) else heat, alpha)
+        blended = blend(frame, np.tile(heat, (eyes[1], eyes[0], 1)) if eyes != (1, 1) else heat, alpha)
+        if not as_stored:
+            return blended
+        # each eye back to its part of the sphere and its stored aspect
+        parts = []
+        for i in range(eyes[0] * eyes[1]):
+            ox, oy = (i * size[0], 0) if eyes[0] == 2 else (0, i * size[1])
+            part = blended[oy + cy : oy + cy + ch, ox + cx : ox + cx + cw]
+            parts.append(cv2.resize(part, eye_out, interpolation=cv2.INTER_AREA) if (cw, ch) != eye_out else part)
+        return np.ascontiguousarray(parts[0] if len(parts) == 1 else np.hstack(parts) if eyes[0] == 2 else np.vstack(parts))
 
     with maps:
         transcode_frames(
             video, out_path, info, overlay, decode_size=size, out_size=out_size, crf=crf, preset=preset,
             label=f"overlay {video.stem}", progress=progress, both_eyes=True,
-            spherical={"projection": "equirectangular", "stereo": stereo},
+            spherical=written_back_metadata(info),
         )  # fmt: skip
     return out_path
 

@@ -9,6 +9,12 @@ A small ISO-BMFF box reader/writer following Google's Spherical Video RFCs
 - V1: a ``uuid`` box ``ffcc8263-f855-4a93-8814-587a02521fdd`` in the video ``trak`` holding
   ``GSpherical`` XML (projection, stereo mode, initial view, cropped area).
 
+A V2 mesh projection (``mshp``, the camera meshes of VR180 files) is read here, not by ffmpeg
+(whose MP4 reader stops at it): its meshes are decoded (raw or deflate, the vertex deltas
+bit-packed as the RFC says) to a summary, the degrees each mesh spans. When the file also has V1
+XML with a crop description, that is what the frames are taken as, as players without mesh
+support do.
+
 Only the ``moov`` box is rewritten on injection; the media data is copied as is (chunk offsets
 are shifted when ``moov`` precedes ``mdat``, as in ``+faststart`` files).
 """
@@ -16,9 +22,11 @@ are shifted when ``moov`` precedes ``mdat``, as in ``+faststart`` files).
 from __future__ import annotations
 
 import logging
+import math
 import re
 import shutil
 import struct
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +70,10 @@ class SphericalMetadata:
     notes: list[str] = field(default_factory=list)
     # "v2": yaw/pitch/roll are the V2 projection pose (prhd); "v1": V1's initial view direction
     pose_from: str | None = None
+    # A V2 mesh projection: the summary of :func:`describe_mesh` (None: no mesh)
+    mesh: dict | None = None
+    # "v1" when V2 is a mesh and projection/bounds come from the V1 crop description instead
+    projection_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "bounds": list(self.bounds)}
@@ -217,9 +229,78 @@ def _parse_v2(entry: Box) -> dict[str, Any]:
             facts["padding"] = padding
         elif child.kind == b"mshp":
             facts["projection"] = "mesh"
+            facts["mesh"] = describe_mesh(child.payload)
         elif child.kind != b"prhd":
             facts.setdefault("projection", child.kind.decode("latin-1"))
     return facts
+
+
+class _Bits:
+    """Big-endian bit reader (the mesh box packs its index deltas in ccsb / vcsb bits)."""
+
+    def __init__(self, data: bytes, pos: int = 0) -> None:
+        self.data, self.bit = data, pos * 8
+
+    def read(self, count: int) -> int:
+        value = 0
+        for _ in range(count):
+            if self.bit >> 3 >= len(self.data):
+                raise ValueError("mesh data ends early")
+            value = (value << 1) | ((self.data[self.bit >> 3] >> (7 - (self.bit & 7))) & 1)
+            self.bit += 1
+        return value
+
+
+def _zigzag(value: int) -> int:
+    return (value >> 1) ^ -(value & 1)
+
+
+def mesh_vertices(body: bytes) -> list[tuple[float, float, float, float, float]]:
+    """The (x, y, z, u, v) vertices of one ``mesh`` box body (RFC: coordinates as float32, then
+    per vertex five zigzag-coded index deltas of ceil(log2(2 * coordinate_count)) bits)."""
+    bits = _Bits(body)
+    bits.read(1)
+    count = bits.read(31)
+    coordinates = struct.unpack_from(f">{count}f", body, 4)
+    bits.bit = (4 + 4 * count) * 8
+    bits.read(1)
+    vertex_count = bits.read(31)
+    width = max(1, math.ceil(math.log2(max(2, count * 2))))
+    index = [0] * 5
+    vertices = []
+    for _ in range(vertex_count):
+        for k in range(5):
+            index[k] += _zigzag(bits.read(width))
+        if not all(0 <= i < count for i in index):
+            raise ValueError("a mesh vertex points outside the coordinate list")
+        vertices.append(tuple(coordinates[i] for i in index))
+    return vertices  # type: ignore[return-value]
+
+
+def describe_mesh(payload: bytes) -> dict[str, Any]:
+    """What a ``mshp`` box holds: its encoding, and per mesh the vertex count and the degrees
+    it spans (longitude, latitude of its vertices; -z is the front, y up)."""
+    summary: dict[str, Any] = {"encoding": payload[8:12].decode("latin-1").strip() if len(payload) >= 12 else None}
+    try:
+        data = payload[12:]
+        if summary["encoding"] == "dfl8":
+            data = zlib.decompress(data, -15)
+        elif summary["encoding"] != "raw":
+            raise ValueError(f"unknown mesh encoding {summary['encoding']!r}")
+        meshes = []
+        for kind, offset, header, size in iter_boxes(data):
+            if kind != b"mesh":
+                continue
+            vertices = mesh_vertices(data[offset + header : offset + size])
+            lon = [math.degrees(math.atan2(x, -z)) for x, _y, z, _u, _v in vertices]
+            lat = [math.degrees(math.asin(max(-1.0, min(1.0, y / (math.sqrt(x * x + y * y + z * z) or 1)))))
+                   for x, y, z, _u, _v in vertices]  # fmt: skip
+            meshes.append({"vertices": len(vertices), "degrees_wide": round(max(lon) - min(lon), 1) if lon else 0.0,
+                           "degrees_high": round(max(lat) - min(lat), 1) if lat else 0.0})  # fmt: skip
+        summary["meshes"] = meshes
+    except (ValueError, zlib.error, struct.error) as exc:
+        summary["error"] = f"mesh unreadable: {exc}"
+    return summary
 
 
 def _v1_value(xml: str, tag: str) -> str | None:
@@ -252,6 +333,15 @@ def _parse_v1(trak: Box) -> dict[str, Any]:
     return facts
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Equal, floats up to V1's whole pixels (bounds) and V2's fixed point."""
+    if isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b):
+        return all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and isinstance(b, float):
+        return abs(a - b) < 2e-3
+    return a == b
+
+
 def read_spherical_metadata(path: str | Path) -> SphericalMetadata:
     """The spherical metadata of the first video track of an MP4/MOV file (V2 wins over V1).
 
@@ -277,10 +367,16 @@ def read_spherical_metadata(path: str | Path) -> SphericalMetadata:
         return SphericalMetadata()
     notes = []
     if v1 and v2:
-        differs = sorted(k for k in set(v1) & set(v2) if k != "source" and v1[k] != v2[k])
+        differs = sorted(k for k in set(v1) & set(v2) if k != "source" and not _same(v1[k], v2[k]))
         if differs:
             notes.append(f"V1 and V2 metadata differ in {', '.join(differs)}: V2 is used, as the RFC says")
     merged = {**v1, **v2}
+    if v2.get("projection") == "mesh" and v1.get("projection") == "equirectangular":
+        # players without mesh support show the V1 crop description: so do we
+        merged.update(projection="equirectangular", bounds=v1.get("bounds", (0.0, 0.0, 0.0, 0.0)), projection_from="v1")
+        notes = [n for n in notes if "differ in" not in n]
+        notes.append("V2 describes the frames with a mesh (mshp); the V1 crop description is used, as players "
+                     "without mesh support do")  # fmt: skip
     if "yaw" in v2:
         merged["pose_from"] = "v2"
     elif "yaw" in v1 or "pitch" in v1 or "roll" in v1:
@@ -350,8 +446,11 @@ def sv3d_box(
     return Box(b"sv3d", children=[svhd, Box(b"proj", children=[prhd, data])])
 
 
-def v1_xml(stereo: str, *, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, source: str = "sstsal") -> bytes:
-    """The V1 ``GSpherical`` XML of an uncropped equirectangular video."""
+def v1_xml(stereo: str, *, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0.0, source: str = "sstsal",
+           bounds: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0),
+           eye_size: tuple[int, int] | None = None) -> bytes:
+    """The V1 ``GSpherical`` XML of an equirectangular video; cropped (VR180: ``bounds``, given with
+    the stored ``eye_size`` (w, h)) with the ``CroppedArea*``/``FullPano*`` pixel tags."""
     lines = [
         '<?xml version="1.0"?><rdf:SphericalVideo',
         'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"',
@@ -366,6 +465,15 @@ def v1_xml(stereo: str, *, yaw: float = 0.0, pitch: float = 0.0, roll: float = 0
     for tag, value in (("Heading", yaw), ("Pitch", pitch), ("Roll", roll)):
         if value:
             lines.append(f"<GSpherical:InitialView{tag}Degrees>{round(value)}</GSpherical:InitialView{tag}Degrees>")
+    if bounds != (0.0, 0.0, 0.0, 0.0):
+        if eye_size is None:
+            raise InputError("V1 metadata of a cropped frame needs the stored eye size")
+        top, bottom, left, right = bounds
+        full_w, full_h = round(eye_size[0] / (1 - left - right)), round(eye_size[1] / (1 - top - bottom))
+        for tag, value in (("CroppedAreaLeftPixels", round(left * full_w)), ("CroppedAreaTopPixels", round(top * full_h)),
+                           ("CroppedAreaImageWidthPixels", eye_size[0]), ("CroppedAreaImageHeightPixels", eye_size[1]),
+                           ("FullPanoWidthPixels", full_w), ("FullPanoHeightPixels", full_h)):  # fmt: skip
+            lines.append(f"<GSpherical:{tag}>{value}</GSpherical:{tag}>")
     lines.append("</rdf:SphericalVideo>")
     return "\n".join(lines).encode("utf-8")
 
@@ -403,8 +511,8 @@ def inject_spherical_metadata(
 ) -> Path:
     """Copy the MP4 ``source`` to ``out`` with spherical metadata on its first video track.
 
-    V2 boxes (``st3d`` + ``sv3d``) go into the sample entry; with ``v1`` (uncropped
-    equirectangular only, the only layout V1 players know) also the V1 XML ``uuid`` box.
+    V2 boxes (``st3d`` + ``sv3d``) go into the sample entry; with ``v1`` (equirectangular, whole or
+    cropped, the only projection V1 players know) also the V1 XML ``uuid`` box.
     Metadata already there is replaced. ``out`` may not be ``source``.
     """
     source, out = Path(source), Path(out)
@@ -428,10 +536,11 @@ def inject_spherical_metadata(
     entry.children = kept[:at] + new_boxes + kept[at:]
     trak = traks[0]
     trak.children = [c for c in trak.children if not (c.kind == b"uuid" and c.extended == V1_UUID)]
-    if v1 and projection == "equirectangular" and bounds == (0.0, 0.0, 0.0, 0.0) and stereo in _V1_STEREO:
-        trak.children.append(
-            Box(b"uuid", payload=v1_xml(stereo, yaw=yaw, pitch=pitch, roll=roll, source=tool), extended=V1_UUID)
-        )
+    if v1 and projection == "equirectangular" and stereo in _V1_STEREO:
+        width, height = struct.unpack_from(">HH", entry.prefix, 24)  # the visual sample entry's size
+        eye = (width, height // 2) if stereo == "top-bottom" else (width // 2, height) if stereo == "left-right" else (width, height)
+        xml = v1_xml(stereo, yaw=yaw, pitch=pitch, roll=roll, source=tool, bounds=tuple(bounds), eye_size=eye)
+        trak.children.append(Box(b"uuid", payload=xml, extended=V1_UUID))
     moov_offset = next(t[1] for t in top if t[0] == b"moov")
     if any(t[0] == b"mdat" and t[1] > moov_offset for t in top):
         # the media data moves by the growth of moov: every chunk offset moves with it

@@ -24,10 +24,24 @@ from sstsal.media.spherical_metadata import metadata_from_side_data, read_spheri
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+# Containers the bundled ffmpeg reads (MP4/MOV, Matroska, AVI, MPEG-TS) under the names cameras,
+# SDKs and websites give them: .ts/.mts/.m2ts (HLS segments, AVCHD camcorders), .insv (Insta360
+# raw, MP4), .lrv (GoPro/Insta360 low-resolution preview, MP4), .360 (GoPro MAX, MP4).
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".ts", ".mts", ".m2ts", ".insv", ".lrv", ".360")
+# Files that are no video, named as such when they are left out of a run
+NOT_VIDEO_SUFFIXES = (".txt", ".md", ".csv", ".tsv", ".json", ".yaml", ".yml", ".xml", ".srt", ".vtt", ".pdf", ".jpg",
+                      ".jpeg", ".png", ".heic", ".dng", ".insp", ".wav", ".mp3", ".aac", ".m4a", ".flac", ".zip",
+                      ".gz", ".log", ".html", ".thm", ".lrf", ".gpr")  # fmt: skip
+# Demuxer messages about metadata boxes it does not know (e.g. a V2 mesh projection): no sign of
+# damage, the media data is read as usual
+_METADATA_MESSAGE = re.compile(r"projection type|spherical|stereo ?3d|mshp|sv3d|st3d|side data", re.I)
+# SEI NAL unit types: H.264 6, HEVC 39/40 (prefix/suffix). Dropped before decoding when ffmpeg's
+# filters refuse a frame whose SEI repeats the container's stereo metadata.
+_ADDRESS = re.compile(r"^\[[^\]]* @ 0x[0-9a-f]+\]\s*")  # ffmpeg's "[in#0 @ 0x55d6...] " prefix
+_SEI_UNITS = {"h264": "6", "hevc": "39|40"}
 
 # Bump when a change alters what a stage built on these facts writes (see workflow params).
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 
 _DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 _STREAM = re.compile(r"^\s*Stream #\d+:\d+.*?: (Video|Audio|Subtitle|Data|Attachment): (.*)$")
@@ -63,6 +77,9 @@ class VideoInfo:
     spherical: dict | None = None
     metadata: dict | None = None
     side_data: list[str] | None = None
+    # ffmpeg input options every decode of this file needs (e.g. {"bsf:v": ...}); None: none
+    input_options: dict | None = None
+    notes: list[str] | None = None  # what the probe noticed that is no error
 
     @property
     def layout(self) -> SphericalLayout:
@@ -102,6 +119,31 @@ class VideoInfo:
         return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+def input_options(info: VideoInfo | None) -> dict:
+    """The ffmpeg input options (ffmpeg-python keywords) to decode the video of ``info``."""
+    return dict(info.input_options or {}) if info is not None else {}
+
+
+def left_out_files(folder: str | Path) -> dict[str, str]:
+    """{file name: why it is not one of the run's videos} for every other entry of ``folder``."""
+    left: dict[str, str] = {}
+    for path in sorted(Path(folder).iterdir()):
+        suffix = path.suffix.lower()
+        if path.name.startswith("."):
+            why = "a hidden file"
+        elif path.is_dir():
+            why = "a folder (only the files directly in the videos folder are read)"
+        elif suffix in VIDEO_SUFFIXES:
+            continue
+        elif suffix in NOT_VIDEO_SUFFIXES:
+            why = f"not a video ({suffix} file)"
+        else:
+            why = (f"unknown extension {suffix or '(none)'}: videos end in {', '.join(VIDEO_SUFFIXES)}; rename it if "
+                   "it is one")  # fmt: skip
+        left[path.name] = why
+    return left
+
+
 def discover_videos(folder: str | Path) -> dict[str, Path]:
     """Map each video's file stem to its path, for the video files directly in ``folder``.
 
@@ -127,8 +169,11 @@ def discover_videos(folder: str | Path) -> dict[str, Path]:
             continue
         found.setdefault(unicodedata.normalize("NFC", path.stem), []).append(path)
     if not found:
+        others = left_out_files(folder)
+        shown = "; ".join(f"{name}: {why.split(':')[0]}" for name, why in list(others.items())[:3])
         raise InputError(
             f"no videos in {folder}: expected files ending in {', '.join(VIDEO_SUFFIXES)} (any letter case)"
+            + (f"; it holds {len(others)} other file(s) ({shown}{', ...' if len(others) > 3 else ''})" if others else "")
         )
     clashes = {stem: paths for stem, paths in found.items() if len(paths) > 1}
     if clashes:
@@ -168,7 +213,7 @@ def _scan_packets(path: Path) -> tuple[int, list[str]]:
         capture_output=True, text=True, errors="replace",
     )  # fmt: skip
     frames = sum(1 for line in proc.stdout.splitlines() if line.strip() and not line.startswith("#"))
-    errors = [line for line in proc.stderr.splitlines() if line.strip()]
+    errors = [_ADDRESS.sub("", line).strip() for line in proc.stderr.splitlines() if line.strip()]
     if proc.returncode != 0 and not errors:
         errors = [f"ffmpeg exited with code {proc.returncode}"]
     return frames, errors
@@ -188,6 +233,35 @@ def colour_facts(video_line: str) -> tuple[str | None, str | None, int]:
         elif part.startswith(("bt", "smpte", "arib")):
             transfer = primaries = part  # one name: all three are the same
     return transfer, primaries, int(depth[1]) if depth else 8
+
+
+def _first_frame(path: Path, options: list[str]) -> tuple[bool, str]:
+    """Whether ffmpeg decodes the first video frame of ``path`` through a filter, and its last message."""
+    proc = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *options, "-i", str(path), "-map", "0:v:0",
+         "-frames:v", "1", "-vf", "scale=32:16", "-f", "rawvideo", "-pix_fmt", "gray", "pipe:1"],
+        capture_output=True,
+    )  # fmt: skip
+    lines = [ln for ln in proc.stderr.decode(errors="replace").splitlines() if ln.strip() and not _METADATA_MESSAGE.search(ln)]
+    return len(proc.stdout) >= 32 * 16, (_ADDRESS.sub("", lines[0]).strip() if lines else f"ffmpeg exited with code {proc.returncode}")
+
+
+def decode_check(path: Path, codec: str) -> tuple[dict, list[str]]:
+    """(input options, notes) with which ffmpeg decodes ``path``'s frames. Raises InputError when
+    it decodes none: then ffmpeg's own decode fails, and the message says what ffmpeg said."""
+    ok, message = _first_frame(path, [])
+    if ok:
+        return {}, []
+    units = _SEI_UNITS.get(codec)
+    if units is not None and _first_frame(path, ["-bsf:v", f"filter_units=remove_types={units}"])[0]:
+        return {"bsf:v": f"filter_units=remove_types={units}"}, [
+            f"ffmpeg's filters refuse the frames as decoded ({message}): its stereo SEI repeats the container's "
+            "stereo metadata; the SEI units are dropped before decoding"
+        ]
+    raise InputError(
+        f"video {path} does not decode: ffmpeg reads its packets but decodes no frame ({message}): the video "
+        "stream is damaged or in a codec this ffmpeg lacks; re-encode it (e.g. to H.264) or remove it from the folder"
+    )
 
 
 def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
@@ -235,7 +309,11 @@ def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
         if duration_match
         else 0.0
     )
-    frame_count, errors = _scan_packets(path)
+    frame_count, messages = _scan_packets(path)
+    notes = [f"ffmpeg's reader: {m}" for m in messages if _METADATA_MESSAGE.search(m)]
+    errors = [m for m in messages if not _METADATA_MESSAGE.search(m)]
+    for note in notes:
+        log.info("%s: %s (metadata it does not know, not damage; the boxes are read here)", path.name, note)
     if errors:
         shown = "; ".join(errors[:3])
         raise InputError(
@@ -244,6 +322,10 @@ def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
         )
     if frame_count == 0:
         raise InputError(f"video {path} has a video stream without any frames: replace or remove it")
+    codec = video_line.split()[0].rstrip(",")
+    options, decode_notes = decode_check(path, codec)
+    for note in decode_notes:
+        log.info("%s: %s", path.name, note)
     side_data = [f"{m[1]}: {m[2].strip()}" for ln in header.splitlines() if (m := _SIDE_DATA.match(ln))]
     metadata = read_spherical_metadata(path)
     if metadata.version is None and side_data:
@@ -251,7 +333,7 @@ def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
     transfer, primaries, depth = colour_facts(video_line)
     layout = decide_layout(
         str(path), width, height, duration or frame_count / fps, metadata,
-        transfer=transfer, primaries=primaries, bit_depth=depth, sheet=sheet,
+        transfer=transfer, primaries=primaries, bit_depth=depth, sheet=sheet, input_options=options,
     )  # fmt: skip
     return VideoInfo(
         path=str(path),
@@ -262,10 +344,12 @@ def probe_video(path: str | Path, *, sheet: dict | None = None) -> VideoInfo:
         frame_count=frame_count,
         duration=duration or frame_count / fps,
         has_audio=audio is not None,
-        codec=video_line.split()[0].rstrip(","),
+        codec=codec,
         spherical=layout.to_dict(),
         metadata=metadata.to_dict(),
         side_data=side_data,
+        input_options=options or None,
+        notes=notes + decode_notes or None,
     )
 
 
@@ -282,7 +366,7 @@ def view_stream(video: str | Path, info: VideoInfo, *, size: tuple[int, int] | N
 
     layout = info.layout
     eye_w, eye_h = size or layout.view_size()
-    source = ffmpeg.input(str(video))
+    source = ffmpeg.input(str(video), **input_options(info))
 
     def one_eye(stream, eye: str):
         for name, options in replace(layout, eye=eye).filters():

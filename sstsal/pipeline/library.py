@@ -227,13 +227,24 @@ def outcomes(
     return rows
 
 
+def left_out_rows(left_out: Mapping[str, str]) -> list[VideoOutcome]:
+    """Closing-table rows of the folder's files that are not videos of the run ({file name: why})."""
+    return [VideoOutcome(name, "left out", why) for name, why in left_out.items()]
+
+
+def left_out_lines(left_out: Mapping[str, str]) -> list[str]:
+    """One line per file of the folder left out of the run, said once at its start."""
+    return [f"left out {name}: {why}" for name, why in left_out.items()]
+
+
 def run_table(rows: list[VideoOutcome]) -> str:
-    """The closing table: a count line, then one line per video (and one per warning)."""
-    counts = {s: sum(r.status == s for r in rows) for s in ("finished", "failed", "unfinished", "skipped")}
+    """The closing table: a count line, then one line per video (and one per warning), then the
+    files of the folder left out (not videos, unknown extensions)."""
+    counts = {s: sum(r.status == s for r in rows) for s in ("finished", "failed", "unfinished", "skipped", "left out")}
     head = "videos: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n or s == "finished")
     width = max((len(r.video) for r in rows), default=5)
     lines = [head]
-    for status in ("finished", "failed", "unfinished", "skipped"):
+    for status in ("finished", "failed", "unfinished", "skipped", "left out"):
         for row in (r for r in rows if r.status == status):
             lines.append(f"  {status:<10} {row.video:<{width}}  {row.detail}")
             lines += [f"  {'warning':<10} {row.video:<{width}}  {w}" for w in row.warnings]

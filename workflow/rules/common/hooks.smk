@@ -173,9 +173,11 @@ def report_requested():
 
 def closing_rows():
     """The outcome of every video of the folder (sstsal.pipeline.library.outcomes)."""
-    from sstsal.pipeline.library import outcomes
+    from sstsal.pipeline.library import left_out_rows, outcomes
 
-    return outcomes(VIDEOS, SKIPPED, outputs=video_outputs, results=RESULTS)
+    return outcomes(
+        VIDEOS, SKIPPED, outputs=video_outputs, results=RESULTS
+    ) + left_out_rows(LEFT_OUT)
 
 
 def report_bytes():

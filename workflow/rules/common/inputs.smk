@@ -95,8 +95,23 @@ def select_videos(found):
     }, selection.skipped
 
 
+def folder_left_out():
+    """{file name: why} for the files of the videos folder that are no video of this run, each
+    said once now (and again in the closing table)."""
+    from sstsal.media.video import left_out_files
+    from sstsal.pipeline.library import left_out_lines
+
+    if BYO_FRAMES or not Path(config["videos"]).is_dir():
+        return {}
+    left = left_out_files(config["videos"])
+    for line in left_out_lines(left):
+        print(line, file=sys.stderr)
+    return left
+
+
 VIDEOS_FOLDER = videos_folder(config["videos"])
 FOUND_VIDEOS = find_videos()
+LEFT_OUT = folder_left_out()
 SHEET = load_sample_sheet(FOUND_VIDEOS)
 VIDEOS, SKIPPED = select_videos(FOUND_VIDEOS)
 if not VIDEOS:
