@@ -8,11 +8,13 @@ repository when it exists (offline machines keep the data there), else a folder 
   fetched at run time, never committed;
 - princeton-vl/RAFT (code and demo frames) at commit 2888e15, BSD-3-Clause;
 - the test clip ``testRoom1_1920Mono.mp4`` from googlevr/gvr-android-sdk at commit 3e39e12,
-  CC BY 4.0, "testRoom1_1920Mono.mp4 by Google".
+  CC BY 4.0, "testRoom1_1920Mono.mp4 by Google";
+- the raw gaze recording ``rawDataDyn1.csv`` of the Salient360! toolbox (David-Ef/salient360Toolbox)
+  at commit aff27d9, MIT.
 
 URLs are GitHub's, under ``SSTSAL_UPSTREAM`` (:mod:`sstsal.published`); the golden fixtures
 are then rebuilt by running the published code (:mod:`golden`). The built folder has the
-layout of ``../shared``: ``models/``, ``videos/``, ``fixtures/``, plus ``sources/``.
+layout of ``../shared``: ``models/``, ``videos/``, ``gaze/``, ``fixtures/``, plus ``sources/``.
 
     python tests/testdata.py fetch [--out DIR]          # what a plain clone's first test run does
     python tests/testdata.py compare BUILT REFERENCE    # a rebuilt fixtures folder against another
@@ -101,6 +103,39 @@ def clip_file():
     return PublishedFile(Path(path).name, github_raw(CLIP_REPO, CLIP_COMMIT, path), CLIP_SHA256, CLIP_SIZE)
 
 
+GAZE_REPO = "David-Ef/salient360Toolbox"
+GAZE_COMMIT = "aff27d9f55752452b4d8fdbac0aa0e6d8297eb48"
+GAZE_SHA256 = "2aa29fa6fb176293250556fd07925da48f45a28cb889b0a65eb1f8f4e67da817"
+GAZE_SIZE = 1499360
+
+
+def gaze_file():
+    """The Salient360! toolbox's raw gaze recording (MIT) as a :class:`sstsal.published.PublishedFile`."""
+    from sstsal.published import PublishedFile, github_raw
+
+    path = "data/raw_gaze/rawDataDyn1.csv"
+    return PublishedFile(Path(path).name, github_raw(GAZE_REPO, GAZE_COMMIT, path), GAZE_SHA256, GAZE_SIZE)
+
+
+def loose_files() -> dict[str, object]:
+    """The single published files of the built folder that no fixture is built from: {path in it: file}.
+
+    Fetched with the rest, and by :func:`data_root` into a complete folder built before one was
+    added here (no rebuild of the fixtures for a new file).
+    """
+    gaze = gaze_file()
+    return {f"gaze/{gaze.name}": gaze}
+
+
+def fetch_loose_files(root: Path) -> None:
+    """Each of :func:`loose_files` missing under ``root``, sha256-checked."""
+    from sstsal.published import fetch
+
+    for relative, spec in loose_files().items():
+        if not (root / relative).is_file():
+            fetch(spec, root / relative)
+
+
 # ---- where the data is ------------------------------------------------------------------------------
 
 
@@ -122,6 +157,8 @@ def data_root(*, build: bool = True) -> Path:
     root = built_root()
     if build and not (root / COMPLETE).is_file():
         fetch_and_build(root)
+    elif build:
+        fetch_loose_files(root)
     return root
 
 
@@ -171,6 +208,7 @@ def fetch_sources(root: Path) -> Path:
         fetch(spec, root / "models" / name)
     clip = clip_file()
     fetch(clip, root / "videos" / clip.name)
+    fetch_loose_files(root)
     sources = root / "sources"
     with tempfile.TemporaryDirectory(dir=root) as downloads:
         for archive in (SSTSAL_CODE, RAFT_CODE):
@@ -282,10 +320,11 @@ def main() -> int:
 
     if args.command == "fetch":
         root = args.out or built_root()
-        if (root / COMPLETE).is_file():
-            print(root)  # already built
-            return 0
         try:
+            if (root / COMPLETE).is_file():
+                fetch_loose_files(root)  # already built: only a file added since
+                print(root)
+                return 0
             print(fetch_and_build(root))
         except (OSError, SstsalError, subprocess.CalledProcessError) as exc:
             print(f"error: {exc}: check the network, or set SSTSAL_UPSTREAM to a mirror of the GitHub files", file=sys.stderr)
