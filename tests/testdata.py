@@ -100,7 +100,8 @@ def clip_file():
     from sstsal.published import PublishedFile, github_raw
 
     path = "assets/videos/testRoom1_1920Mono.mp4"
-    return PublishedFile(Path(path).name, github_raw(CLIP_REPO, CLIP_COMMIT, path), CLIP_SHA256, CLIP_SIZE)
+    return PublishedFile(Path(path).name, github_raw(CLIP_REPO, CLIP_COMMIT, path), CLIP_SHA256, CLIP_SIZE,
+                         licence='CC BY 4.0, "testRoom1_1920Mono.mp4 by Google"')  # fmt: skip
 
 
 GAZE_REPO = "David-Ef/salient360Toolbox"
@@ -114,7 +115,8 @@ def gaze_file():
     from sstsal.published import PublishedFile, github_raw
 
     path = "data/raw_gaze/rawDataDyn1.csv"
-    return PublishedFile(Path(path).name, github_raw(GAZE_REPO, GAZE_COMMIT, path), GAZE_SHA256, GAZE_SIZE)
+    return PublishedFile(Path(path).name, github_raw(GAZE_REPO, GAZE_COMMIT, path), GAZE_SHA256, GAZE_SIZE,
+                         licence="MIT, Copyright (c) 2022 David-Ef (salient360Toolbox's LICENSE)")  # fmt: skip
 
 
 def loose_files() -> dict[str, object]:
