@@ -161,9 +161,27 @@ def test_cli_errors_leave_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
 
 
-def test_director_size_follows_the_source():
-    """No upscaling: the output holds at most the source's pixels across the field of view."""
-    assert output_size((1280, 720), 640, 90) == (160, 90)
+def test_director_size_follows_the_source_down_to_640x360():
+    """Above 640x360 the output holds at most the source's pixels across the field of view; below
+    that it is 640x360 (upscaled), and never larger than director.width x height."""
+    assert output_size((1280, 720), 640, 90) == (640, 360)  # 160 pixels across: upscaled
+    assert output_size((1280, 720), 128, 90) == (640, 360)
+    assert output_size((1280, 720), 2560, 90) == (640, 360)  # exactly the smallest
+    assert output_size((1280, 720), 3000, 90) == (750, 422)  # follows the source
     assert output_size((1280, 720), 3840, 90) == (960, 540)
     assert output_size((1280, 720), 7680, 90) == (1280, 720)
-    assert output_size((1280, 720), 128, 90) == (32, 18)
+    assert output_size((1920, 720), 640, 90) == (960, 360)  # a wider aspect: both sides at least 640x360
+    assert output_size((320, 180), 640, 90) == (320, 180)  # a size asked below 640x360 is kept, not exceeded
+    assert output_size((320, 180), 256, 90) == (320, 180)
+
+
+def test_small_source_cut_is_640x360_and_the_log_says_upscaled(tmp_path, caplog):
+    clip = make_clip(tmp_path / "c.mp4", width=640, height=320, fps=12, seconds=1)
+    names = [f"c_{i:04d}" for i in range(0, 12, 2)]
+    save_stack(tmp_path / "s.npz", dict(zip(names, blob_maps([(250, 90)] * len(names), noise=0))))
+    with caplog.at_level("INFO", logger="sstsal.viewing.director"):
+        make_director_cut(clip, tmp_path / "s.npz", tmp_path / "d.mp4", tmp_path / "d.csv", preset="ultrafast", progress=False)
+    info = probe_video(tmp_path / "d.mp4")
+    assert (info.width, info.height) == (640, 360)
+    said = [r.getMessage() for r in caplog.records if "upscaled" in r.getMessage()]
+    assert said == ["director c.mp4: 640x360, upscaled from the source's 160 pixels across 90 degrees (the cut is at least 640x360)"]
