@@ -7,21 +7,42 @@ PNGs, and keep the model's raw values rather than the per-frame 8-bit rescaling.
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Sequence
 
 import numpy as np
 
 from sstsal.atomic import atomic_file
 from sstsal.media.naming import parse_frame_name
 
+# The stack's metadata of warm-up maps: member ``warmup``, (N,) bool in the order of ``names``,
+# True where the map had less temporal context than the model's warm-up (see
+# sstsal.model.predictor.warmup_frames). A stack without it (older, or raw.npz) marks none.
+WARMUP_MEMBER = "warmup"
 
-def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
+
+def warmup_flags(names: Sequence[str], warmup: Collection[str]) -> np.ndarray:
+    """(N,) bool: which of ``names`` are in ``warmup`` (the ``warmup`` member of a stack)."""
+    warmup = set(warmup)
+    return np.array([n in warmup for n in names], dtype=bool)
+
+
+def read_warmup(path: str | os.PathLike) -> set[str]:
+    """The names of a stack's warm-up maps (its ``warmup`` member); empty when it has none."""
+    with np.load(path, allow_pickle=False) as data:
+        if WARMUP_MEMBER not in data.files or "names" not in data.files:
+            return set()
+        return {str(n) for n, warm in zip(data["names"], data[WARMUP_MEMBER]) if warm}
+
+
+def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray], *, warmup: Collection[str] = ()) -> None:
     """Write {frame stem: (240, 320) map} as ``maps`` float16 (N, 240, 320) and ``names`` (N,),
-    ordered by frame number, atomically (compressed .npz)."""
+    ordered by frame number, atomically (compressed .npz); ``warmup``: the stems of warm-up maps
+    (stored as the ``warmup`` member, see :data:`WARMUP_MEMBER`)."""
     names = sorted(maps, key=lambda stem: parse_frame_name(f"{stem}.png").number)
     stack = np.stack([np.asarray(maps[n], dtype=np.float32) for n in names]).astype(np.float16)
     with atomic_file(path) as tmp:
         with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, maps=stack, names=np.array(names))
+            np.savez_compressed(handle, maps=stack, names=np.array(names), **{WARMUP_MEMBER: warmup_flags(names, warmup)})
 
 
 def load_stack(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:

@@ -32,7 +32,7 @@ from tqdm import tqdm
 from sstsal.atomic import atomic_directory, check_replaceable
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
-from sstsal.media.naming import FrameName, list_frames, match_flow
+from sstsal.media.naming import FrameName, list_frames, match_flow, parse_frame_name
 from sstsal.media.saliency_stack import save_stack, unseen_masked
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
@@ -78,6 +78,19 @@ def plan_windows(n_frames: int, window: int = WINDOW, warmup: int = WARMUP) -> l
         windows.append(Window(n_frames - window, n_frames, windows[-1].stop))
     return windows
 
+
+
+def warmup_frames(n_frames: int, warmup: int = WARMUP) -> range:
+    """The frames (indices into the video's sampled frames) whose map had fewer than ``warmup``
+    frames of temporal context: the first window's first outputs, which the published code
+    drops (every other kept output is at least ``warmup`` frames into its window)."""
+    return range(min(warmup, max(n_frames, 0)))
+
+
+def warmup_names(names: Sequence[str]) -> list[str]:
+    """Of one whole video's map names (any order), those of :func:`warmup_frames` (frame order)."""
+    ordered = sorted(names, key=lambda stem: parse_frame_name(f"{stem}.png").number)
+    return [ordered[i] for i in warmup_frames(len(ordered))]
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -340,6 +353,6 @@ def predict_video(
         if seen is not None:
             maps = unseen_masked(maps, seen)
             write_map_pngs(tmp, maps)
-        save_stack(stack_path, maps)
+        save_stack(stack_path, maps, warmup=warmup_names(list(maps)))
     logger.info("%d saliency maps in %s, stack %s", len(maps), maps_dir, stack_path)
     return len(maps)

@@ -237,7 +237,7 @@ def gather_saliency(
     ``stack_path``, exactly as :func:`sstsal.model.predictor.predict_video` writes them for a
     whole video (``seen``: as there). Returns the number of frames."""
     from sstsal.media.saliency_stack import save_stack, unseen_masked
-    from sstsal.model.predictor import write_map_pngs
+    from sstsal.model.predictor import warmup_names, write_map_pngs
 
     pngs = _chunk_files(chunk_dirs, None, skip={RAW_MAPS})
     _check_coverage([p.name for p in pngs], frames_dir, "saliency")
@@ -253,6 +253,6 @@ def gather_saliency(
             for path in pngs:
                 _link_or_copy(path, tmp / path.name)
         # inside the folder's context, as predict_video does: no maps folder without its stack
-        save_stack(stack_path, maps)
+        save_stack(stack_path, maps, warmup=warmup_names(list(maps)))
     logger.info("gathered %d saliency maps of %d chunk(s) into %s", len(pngs), len(chunk_dirs), maps_dir)
     return len(pngs)

@@ -31,7 +31,7 @@ from sstsal.atomic import atomic_file
 from sstsal.errors import InputError
 
 # Bump when a change alters the camera path (triggers reruns through workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 GRID_STEP_DEG = 5.0  # candidate view directions
 SCORE_SIZE = (60, 30)  # (width, height) the maps are reduced to for scoring
@@ -291,6 +291,17 @@ def simulate_camera(
     return out, cuts
 
 
+def hold_over_warmup(values: np.ndarray, warmup: np.ndarray | None) -> np.ndarray:
+    """``values`` (N, ...) with each warm-up row (``warmup`` (N,) bool) replaced by the first
+    well-founded one: warm-up maps (too little temporal context) steer nothing, the first
+    well-founded direction is held instead. Unchanged when none or all rows are warm-up."""
+    if warmup is None or not np.any(warmup) or np.all(warmup):
+        return values
+    held = np.array(values, copy=True)
+    held[np.asarray(warmup, bool)] = values[int(np.argmin(warmup))]
+    return held
+
+
 def camera_path(
     maps: np.ndarray,
     sample_frames: np.ndarray,
@@ -298,10 +309,13 @@ def camera_path(
     fps: float,
     frame_count: int,
     settings: DirectorSettings = DirectorSettings(),
+    warmup: np.ndarray | None = None,
 ) -> CameraPath:
     """The director's path for a video of ``frame_count`` frames at ``fps``.
 
-    ``maps`` (N, H, W) are the saliency maps of the source frames ``sample_frames`` (N,), ascending.
+    ``maps`` (N, H, W) are the saliency maps of the source frames ``sample_frames`` (N,), ascending;
+    ``warmup`` (N,) bool marks warm-up maps, which hold the first well-founded direction
+    (:func:`hold_over_warmup`).
     """
     if len(maps) == 0:
         raise InputError("no saliency maps: the director needs at least one")
@@ -309,7 +323,7 @@ def camera_path(
         raise InputError(f"cannot make a camera path for {frame_count} frames at {fps} fps")
     sample_frames = np.asarray(sample_frames)
     candidates = candidate_grid(settings.max_pitch)
-    scores = view_scores(normalised_maps(maps), candidates, sigma_deg=settings.fov / 6)
+    scores = hold_over_warmup(view_scores(normalised_maps(maps), candidates, sigma_deg=settings.fov / 6), warmup)
     sample_dirs = choose_targets(scores, sample_frames / fps, candidates, settings)
     dirs, cuts = simulate_camera(frame_targets(sample_frames, sample_dirs, frame_count), fps, settings)
     yaw, pitch = yaw_pitch(dirs)

@@ -17,14 +17,14 @@ import numpy as np
 
 from sstsal.errors import InputError
 from sstsal.media.render import transcode_frames
-from sstsal.media.saliency_stack import load_stack
+from sstsal.media.saliency_stack import load_stack, read_warmup
 from sstsal.media.video import VideoInfo, probe_video
 from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, camera_path, measure_path
 
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters director.mp4 (triggers reruns through workflow params).
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +88,24 @@ def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return maps[order], frames[order]
 
 
+def warmup_mask(stack: str | Path, frames: np.ndarray) -> np.ndarray:
+    """(N,) bool: which of the stack's maps (source frame indices ``frames``) are warm-up maps
+    (the stack's ``warmup`` member; none for a stack without it)."""
+    warm = read_warmup(stack)
+    return np.isin(frames, sample_frames_of(sorted(warm))) if warm else np.zeros(len(frames), bool)
+
+
 def director_path(
     stack: str | Path, info: VideoInfo, settings: DirectorSettings = DirectorSettings()
 ) -> tuple[CameraPath, PathMeasures]:
-    """The camera path of a video from its saliency stack, and its measures."""
+    """The camera path of a video from its saliency stack, and its measures; warm-up maps hold
+    the first well-founded direction instead of steering."""
     maps, frames = read_maps(stack)
-    path = camera_path(maps, frames, fps=info.fps, frame_count=info.frame_count, settings=settings)
+    warmup = warmup_mask(stack, frames)
+    if warmup.any():
+        logger.info("director %s: %d warm-up map(s) (frames %s) hold the first well-founded direction",
+                    Path(info.path).name, int(warmup.sum()), ", ".join(map(str, frames[warmup])))  # fmt: skip
+    path = camera_path(maps, frames, fps=info.fps, frame_count=info.frame_count, settings=settings, warmup=warmup)
     return path, measure_path(path, maps, frames, info.fps)
 
 

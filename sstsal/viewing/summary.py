@@ -17,11 +17,11 @@ import numpy as np
 from sstsal.atomic import atomic_file, write_png
 from sstsal.errors import InputError
 from sstsal.media.render import blend, colormap_lut, heatmap, normalise_map
-from sstsal.media.saliency_stack import load_stack
+from sstsal.media.saliency_stack import load_stack, read_warmup
 from sstsal.media.video import VideoInfo
 
 # Bump when a change alters the summary files (triggers reruns through workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 
 def salient_direction(saliency: np.ndarray) -> tuple[float, float, int, int]:
@@ -34,8 +34,10 @@ def salient_direction(saliency: np.ndarray) -> tuple[float, float, int, int]:
 
 
 def write_directions(stack: str | Path, out_csv: str | Path, *, fps: float | None = None) -> list[dict]:
-    """CSV with one row per frame: frame, source_index, time_s, yaw_deg, pitch_deg, x, y."""
+    """CSV with one row per frame: frame, source_index, time_s, yaw_deg, pitch_deg, x, y, warmup
+    (1 for a warm-up map, one with too little temporal context to be trusted; else 0)."""
     maps, names = load_stack(stack)
+    warm = read_warmup(stack)
     rows = []
     for saliency, name in sorted(zip(maps, names), key=lambda item: int(item[1].rsplit("_", 1)[1])):
         yaw, pitch, x, y = salient_direction(saliency.astype(np.float32))
@@ -48,6 +50,7 @@ def write_directions(stack: str | Path, out_csv: str | Path, *, fps: float | Non
             "pitch_deg": f"{pitch:.2f}",
             "x": x,
             "y": y,
+            "warmup": int(name in warm),
         })  # fmt: skip
     text = io.StringIO()
     writer = csv.DictWriter(text, fieldnames=list(rows[0]) if rows else ["frame"], lineterminator="\n")
