@@ -141,6 +141,11 @@ def test_same_folder_spelled_differently_reruns_nothing(library):
     spelled = f"videos={workdir}/./videos/../videos/"
     dry = snakemake(workdir, "--dry-run", "--config", spelled)
     assert dry.returncode == 0 and "Nothing to be done" in console(dry), console(dry)[-3000:]
+    # the same folder through a symlink (a library on a linked drive): planned as the folder itself
+    link = workdir.parent / f"{workdir.name}-linked-videos"
+    link.symlink_to(workdir / "videos", target_is_directory=True)
+    dry = snakemake(workdir, "--dry-run", "--config", f"videos={link}")
+    assert dry.returncode == 0 and "Nothing to be done" in console(dry), console(dry)[-3000:]
 
 
 def test_folder_errors_are_one_line(library):
