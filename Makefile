@@ -12,6 +12,11 @@ export SSTSAL_SHARED
 SSTSAL_MODELS ?= $(if $(SSTSAL_SHARED),$(wildcard $(SSTSAL_SHARED)/models))
 export SSTSAL_MODELS
 CORES ?= all
+# Which PyTorch build: empty (auto) takes the CPU build from PyTorch's CPU wheel index on a Linux
+# machine without an NVIDIA driver when that index answers, else PyPI's default (tools/torch_wheels.py);
+# TORCH=cpu or TORCH=cuda decides instead.
+TORCH ?=
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 
 .PHONY: venv test test-fast test-data lint run bench bench-e2e clean
 
@@ -21,7 +26,8 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	# torch first, at the newest release tested (2.14.1); pyproject.toml states the supported range.
-	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1
+	torch_index="$$($(PYTHON) tools/torch_wheels.py --torch '$(TORCH)' --index '$(TORCH_CPU_INDEX)')" && \
+	$(PY) -m pip install -q torch==2.14.1 torchvision==0.29.1 $$torch_index
 	$(PY) -m pip install -q -e '.[test,lint]'
 	touch $@
 

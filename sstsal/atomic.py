@@ -98,11 +98,25 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp_path, ignore_errors=True)
 
 
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write ``image`` (uint8, OpenCV's BGR order) to ``path`` in the format of its suffix (not atomically).
+
+    The bytes are cv2.imwrite's, written by Python, so a failed write raises the file system's
+    own OSError (errno ENOSPC for a full disk, EACCES for a folder without permission) rather
+    than OpenCV's bare False: a full disk is then told apart from a bad file.
+    """
+    suffix = Path(path).suffix
+    ok, data = cv2.imencode(suffix, image)
+    if not ok:
+        raise ValueError(f"OpenCV cannot encode an image of shape {image.shape} as {suffix}")
+    with open(path, "wb") as handle:
+        handle.write(data.tobytes())
+
+
 def write_png(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write ``image`` (uint8, HxW or HxWx3 in OpenCV's BGR order) atomically as PNG."""
-    with atomic_file(path) as tmp:
-        if not cv2.imwrite(str(tmp), image):
-            raise OSError(f"could not write {path}: check that the folder is writable and has space")
+    with atomic_file(path) as tmp:  # the temporary keeps the .png suffix
+        write_image(tmp, image)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:

@@ -10,11 +10,26 @@ checkpoints, the RAFT weights) and for the test data built from public sources:
 - ``SSTSAL_CACHE`` is the cache (default ``$XDG_CACHE_HOME/sstsal`` or ``~/.cache/sstsal``);
   checkpoints go to its ``models/`` folder.
 
+What is downloaded, and under which licence (each :class:`PublishedFile` carries its own in
+``licence``, logged when it is downloaded; none of these files is in the repository):
+
+- the SST-Sal checkpoints ``SST_Sal.pth``, ``SST_Sal_wo_OF.pth`` (edurnebernal/SST-Sal at commit
+  dc6a4ba, :mod:`sstsal.model.weights`): the repository has no licence file, so no licence is
+  granted: they are fetched for use at run time and never redistributed;
+- the RAFT weights (:mod:`sstsal.flow.raft.weights`): the published ``raft-sintel.pth``
+  (princeton-vl/RAFT's ``models.zip``), BSD-3-Clause; torchvision's port of it,
+  ``Raft_Large_Weights.C_T_SKHT_V1``, BSD-3-Clause (torchvision's and RAFT's licence);
+- test data only (``tests/testdata.py``): the test clip ``testRoom1_1920Mono.mp4``
+  (googlevr/gvr-android-sdk at commit 3e39e12), CC BY 4.0, "testRoom1_1920Mono.mp4 by Google";
+  the raw gaze recording ``rawDataDyn1.csv`` (David-Ef/salient360Toolbox at commit aff27d9), MIT;
+  the SST-Sal code (no licence file, as above) and the RAFT code and demo frames (BSD-3-Clause).
+
 Nothing here imports torch or the rest of the package's subpackages but the atomic writer.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import urllib.error
@@ -32,6 +47,8 @@ UPSTREAM_ENV = "SSTSAL_UPSTREAM"
 DEFAULT_UPSTREAM = "https://github.com"
 MODELS_ENV = "SSTSAL_MODELS"
 CACHE_ENV = "SSTSAL_CACHE"
+
+logger = logging.getLogger(__name__)
 
 
 def upstream_base() -> str:
@@ -56,7 +73,7 @@ def resolve_url(url: str) -> str:
 
 @dataclass(frozen=True)
 class PublishedFile:
-    """One published file: its name, URL, sha256, size in bytes and what it is.
+    """One published file: its name, URL, sha256, size in bytes, what it is and its licence.
 
     ``url`` is absolute, or a GitHub path (``owner/repo/raw/<commit>/<path>``) resolved under
     ``SSTSAL_UPSTREAM`` when downloaded (:attr:`resolved_url`).
@@ -68,6 +85,8 @@ class PublishedFile:
     size: int
     # Not part of a file's identity (and a dict is not hashable), so left out of eq and hash.
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # Under which terms it is published (said when it is downloaded); "" where not recorded.
+    licence: str = field(default="", compare=False)
 
     @property
     def resolved_url(self) -> str:
@@ -153,7 +172,9 @@ def fetch_file(url: str, sha256: str, dest: str | os.PathLike, *, timeout: float
 
 
 def fetch(spec: PublishedFile, dest: str | os.PathLike, *, timeout: float = 60.0) -> Path:
-    """:func:`fetch_file` of one :class:`PublishedFile`."""
+    """:func:`fetch_file` of one :class:`PublishedFile` (its licence is logged when it is downloaded)."""
+    if spec.licence and not Path(dest).is_file():
+        logger.info("downloading %s (%s)", spec.name, spec.licence)
     return fetch_file(spec.url, spec.sha256, dest, timeout=timeout)
 
 

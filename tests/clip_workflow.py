@@ -20,7 +20,7 @@ import yaml
 from snakemake_run import REPO, SNAKEMAKE, environment  # noqa: F401  (tests import them from here)
 from videoclips import make_clip
 
-from sstsal.media.saliency_stack import load_stack
+from sstsal.media.saliency_stack import load_stack, read_warmup
 
 VIDEO = "clip"
 # 84 frames at 24 fps, every round(24 / 8) = 3rd sampled: 28 frames. More than one 20-frame
@@ -92,4 +92,5 @@ def assert_same_results(run: Path, reference: Path, names: tuple[str, ...] = SAM
     assert maps.dtype == ref_maps.dtype == np.float16
     assert np.array_equal(maps.view(np.uint16), ref_maps.view(np.uint16)), "saliency stacks differ"
     assert len(names_) == SAMPLED
+    assert read_warmup(run / "results" / VIDEO / "saliency.npz") == read_warmup(reference / "results" / VIDEO / "saliency.npz") == set(names_[:4])
     assert (run / "results" / VIDEO / "overlay.mp4").stat().st_size > 0

@@ -14,7 +14,7 @@ from clip_workflow import SAMPLED, VIDEO, folder_bytes, reference_run, snakemake
 from sstsal.atomic import write_png
 from sstsal.errors import InputError, SstsalError
 from sstsal.media.naming import frame_name
-from sstsal.media.saliency_stack import load_stack, save_stack
+from sstsal.media.saliency_stack import load_stack, read_warmup, save_stack
 from sstsal.pipeline.chunks import (
     CHUNK_STACK,
     chunk_label,
@@ -104,6 +104,8 @@ def test_gather_saliency_makes_the_whole_video_outputs(tmp_path):
     assert names == [frame_name("v", 3 * i)[: -len(".png")] for i in range(5)]
     expected = np.random.default_rng(3).random((240, 320), dtype=np.float32).astype(np.float16)
     assert np.array_equal(maps[3], expected)
+    # the video's first 4 maps are its warm-up maps, whichever chunk made them
+    assert read_warmup(tmp_path / "saliency.npz") == set(names[:4])
 
 
 def test_gather_saliency_refuses_a_missing_or_repeated_frame(tmp_path):

@@ -105,6 +105,38 @@ def test_no_cut_for_a_brief_glance():
     assert np.abs(path.yaw).max() < 1
 
 
+def test_warmup_maps_hold_the_first_well_founded_direction():
+    """Warm-up maps peaking near a pole (as the first maps of a video do) steer nothing: the path
+    holds the first well-founded direction from the start; unmarked, the same maps pull it there."""
+    centres = [(240, 40)] * 4 + [(80, 120)] * 20  # warm-up: up and far to the right; then ahead-left
+    maps, frames = blob_maps(centres, noise=0), np.arange(24) * 12  # a map every half second
+    warmup = np.arange(24) < 4
+    path = camera_path(maps, frames, fps=FPS, frame_count=288, warmup=warmup)
+    first_good = direction(yaw_of(80), 90 - 120.5 / 240 * 180)
+    off = np.degrees(angle_between(direction(path.yaw, path.pitch), first_good))
+    assert off.max() < 3  # from frame 0 on, not only after the warm-up
+    unmarked = camera_path(maps, frames, fps=FPS, frame_count=288)
+    assert np.degrees(angle_between(direction(unmarked.yaw[:24], unmarked.pitch[:24]), first_good)).min() > 60
+    # all maps warm-up (a video of at most 4 sampled frames): nothing better to hold, they steer
+    only = camera_path(maps[:4], frames[:4], fps=FPS, frame_count=48, warmup=warmup[:4])
+    assert np.array_equal(only.yaw, camera_path(maps[:4], frames[:4], fps=FPS, frame_count=48).yaw)
+
+
+def test_director_path_reads_the_warmup_marks_of_the_stack(tmp_path, caplog):
+    from sstsal.media.video import VideoInfo  # noqa: F401  (the probe record's type)
+    from sstsal.viewing.director import director_path
+
+    clip = make_clip(tmp_path / "c.mp4", width=256, height=128, fps=FPS, seconds=12)
+    info = probe_video(clip)
+    centres = [(240, 40)] * 4 + [(80, 120)] * 20
+    names = [f"c_{12 * i:04d}" for i in range(24)]
+    save_stack(tmp_path / "s.npz", dict(zip(names, blob_maps(centres, noise=0))), warmup=names[:4])
+    with caplog.at_level("INFO", logger="sstsal.viewing.director"):
+        path, _ = director_path(tmp_path / "s.npz", info)
+    assert abs(path.yaw[0] - yaw_of(80)) < 3 and np.abs(path.pitch[:48]).max() < 3
+    assert any("4 warm-up map(s) (frames 0, 12, 24, 36) hold the first well-founded direction" in r.getMessage() for r in caplog.records)
+
+
 def test_target_weights_by_solid_angle():
     # two blobs of equal peak: one on the equator, one near the pole (stretched wide in the image but
     # small on the sphere); the camera looks at the equator one
@@ -161,9 +193,27 @@ def test_cli_errors_leave_nothing(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
 
 
-def test_director_size_follows_the_source():
-    """No upscaling: the output holds at most the source's pixels across the field of view."""
-    assert output_size((1280, 720), 640, 90) == (160, 90)
+def test_director_size_follows_the_source_down_to_640x360():
+    """Above 640x360 the output holds at most the source's pixels across the field of view; below
+    that it is 640x360 (upscaled), and never larger than director.width x height."""
+    assert output_size((1280, 720), 640, 90) == (640, 360)  # 160 pixels across: upscaled
+    assert output_size((1280, 720), 128, 90) == (640, 360)
+    assert output_size((1280, 720), 2560, 90) == (640, 360)  # exactly the smallest
+    assert output_size((1280, 720), 3000, 90) == (750, 422)  # follows the source
     assert output_size((1280, 720), 3840, 90) == (960, 540)
     assert output_size((1280, 720), 7680, 90) == (1280, 720)
-    assert output_size((1280, 720), 128, 90) == (32, 18)
+    assert output_size((1920, 720), 640, 90) == (960, 360)  # a wider aspect: both sides at least 640x360
+    assert output_size((320, 180), 640, 90) == (320, 180)  # a size asked below 640x360 is kept, not exceeded
+    assert output_size((320, 180), 256, 90) == (320, 180)
+
+
+def test_small_source_cut_is_640x360_and_the_log_says_upscaled(tmp_path, caplog):
+    clip = make_clip(tmp_path / "c.mp4", width=640, height=320, fps=12, seconds=1)
+    names = [f"c_{i:04d}" for i in range(0, 12, 2)]
+    save_stack(tmp_path / "s.npz", dict(zip(names, blob_maps([(250, 90)] * len(names), noise=0))))
+    with caplog.at_level("INFO", logger="sstsal.viewing.director"):
+        make_director_cut(clip, tmp_path / "s.npz", tmp_path / "d.mp4", tmp_path / "d.csv", preset="ultrafast", progress=False)
+    info = probe_video(tmp_path / "d.mp4")
+    assert (info.width, info.height) == (640, 360)
+    said = [r.getMessage() for r in caplog.records if "upscaled" in r.getMessage()]
+    assert said == ["director c.mp4: 640x360, upscaled from the source's 160 pixels across 90 degrees (the cut is at least 640x360)"]

@@ -27,8 +27,15 @@ pytestmark = pytest.mark.slow
 
 
 def isolated_env(cache: Path, *, models: Path | None = None) -> dict:
-    """A model cache of its own (``cache``) and SSTSAL_MODELS only when given: what a fresh machine has."""
-    return snakemake_run.environment(models=models, SSTSAL_CACHE=str(cache), TORCH_HOME=str(cache / "torch"))
+    """A model cache of its own (``cache``) and SSTSAL_MODELS only when given: what a fresh machine has.
+
+    Nothing is downloaded: the GitHub files' base (SSTSAL_UPSTREAM) is a folder that does not exist,
+    so a run that finds its checkpoints proves they came from ``models`` or ``cache``.
+    """
+    nowhere = cache.parent / "no-upstream"
+    assert not nowhere.exists()
+    return snakemake_run.environment(models=models, SSTSAL_CACHE=str(cache), TORCH_HOME=str(cache / "torch"),
+                                     SSTSAL_UPSTREAM=nowhere.as_uri())  # fmt: skip
 
 
 def workdir_with_clip(root: Path, seconds: float = 1.5) -> Path:

@@ -79,15 +79,21 @@ def test_sample_indices_unknown():
 
 
 def test_failed_extraction_leaves_nothing(clip, tmp_path, monkeypatch):
+    import errno
+
     calls = []
+    write_image = frames_module.write_image
 
-    def failing_imwrite(path, image):
+    def failing_write(path, image):
         calls.append(path)
-        return len(calls) < 3  # the third frame cannot be written (disk full)
+        if len(calls) == 3:  # the third frame cannot be written: the file system's own error
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        write_image(path, image)
 
-    monkeypatch.setattr(frames_module.cv2, "imwrite", failing_imwrite)
-    with pytest.raises(OSError, match="could not write"):
+    monkeypatch.setattr(frames_module, "write_image", failing_write)
+    with pytest.raises(OSError, match="No space left on device") as raised:
         extract_frames(clip, tmp_path / "frames", progress=False)
+    assert raised.value.errno == errno.ENOSPC  # told apart from a bad file (sstsal.pipeline.library.machine_fault)
     assert os.listdir(tmp_path) == []  # neither the folder nor its temporary sibling
 
 

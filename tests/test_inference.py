@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sstsal.model.predictor import Window, plan_windows, predict_folder
+from sstsal.model.predictor import WARMUP, Window, plan_windows, predict_folder, warmup_frames, warmup_names
 from tests.conftest import shared_path
 
 GOLDEN = "fixtures/sstsal-golden"
@@ -29,6 +29,15 @@ def test_plan_reproduces_published_windows_and_covers_every_frame():
         assert all(w.stop - w.start == min(n, 20) for w in plan_windows(n))
         # kept outputs after the first window are never warm-up outputs
         assert all(w.keep_from - w.start >= 4 for w in plan_windows(n)[1:])
+        # warm-up frames: exactly the kept outputs fewer than WARMUP frames into their window
+        early = [i for w in plan_windows(n) for i in range(w.keep_from, w.stop) if i - w.start < WARMUP]
+        assert list(warmup_frames(n)) == early == list(range(min(n, 4))), n
+
+
+def test_warmup_names_are_the_first_frames_of_the_video():
+    names = [f"v_{i:04d}" for i in range(0, 40, 4)]
+    assert warmup_names(names[::-1]) == ["v_0000", "v_0004", "v_0008", "v_0012"]
+    assert warmup_names(names[:2]) == ["v_0000", "v_0004"]
 
 
 @pytest.mark.slow  # the whole golden clip; tests/test_golden_quick.py is the fast tier's check

@@ -110,8 +110,9 @@ def test_small_things_of_a_finished_video(library):
     results = workdir / "results" / "clip"
     assert not (results / "flow_frames").exists(), "flow_frames/ should be temporary by default"
     director = probe_video(results / "director.mp4")
-    # 256 source pixels over 360 degrees hold 64 across the 90-degree view: no upscaling to 128x72
-    assert (director.width, director.height) == (64, 36)
+    # 256 source pixels over 360 degrees hold 64 across the 90-degree view: upscaled to the 128x72
+    # asked for (the cut is at least 640x360, or director.width x height when that is smaller)
+    assert (director.width, director.height) == (128, 72)
 
 
 def test_failed_video_stays_failed_until_the_file_changes(library):
@@ -139,6 +140,11 @@ def test_same_folder_spelled_differently_reruns_nothing(library):
     workdir, _ = library
     spelled = f"videos={workdir}/./videos/../videos/"
     dry = snakemake(workdir, "--dry-run", "--config", spelled)
+    assert dry.returncode == 0 and "Nothing to be done" in console(dry), console(dry)[-3000:]
+    # the same folder through a symlink (a library on a linked drive): planned as the folder itself
+    link = workdir.parent / f"{workdir.name}-linked-videos"
+    link.symlink_to(workdir / "videos", target_is_directory=True)
+    dry = snakemake(workdir, "--dry-run", "--config", f"videos={link}")
     assert dry.returncode == 0 and "Nothing to be done" in console(dry), console(dry)[-3000:]
 
 

@@ -4,6 +4,7 @@ checkpoint, provenance saying what stood in for flow, `make run`'s closing line.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -14,9 +15,13 @@ import pytest
 
 from sstsal.cli import main
 from sstsal.pipeline.library import (
+    FILE_FAULT,
+    MACHINE_FAULT,
     VideoOutcome,
     excluded_by,
     failure_path,
+    fault_of,
+    machine_fault,
     outcomes,
     read_failure,
     report_sizes_mb,
@@ -34,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_videos_folder_has_one_spelling(tmp_path, monkeypatch):
+    tmp_path = tmp_path.resolve()
     work = tmp_path / "work"
     (work / "lib").mkdir(parents=True)
     (tmp_path / "outside").mkdir()
@@ -41,8 +47,13 @@ def test_videos_folder_has_one_spelling(tmp_path, monkeypatch):
     spellings = ["lib", "./lib/", str(work / "lib" / ".." / "lib"), f"{work}//lib/"]
     assert {videos_folder(s) for s in spellings} == {Path("lib")}  # inside: relative, the project can move
     assert {videos_folder(s) for s in ("../outside", str(tmp_path / "outside") + "/")} == {tmp_path / "outside"}
+    # a symlink names the folder it points to: it plans what that folder plans
     os.symlink(tmp_path / "outside", tmp_path / "link")
-    assert videos_folder("../link") == tmp_path / "link"  # a stable link keeps its name when its target moves
+    assert videos_folder("../link") == videos_folder(str(tmp_path / "link") + "/") == tmp_path / "outside"
+    os.symlink(tmp_path / "outside", work / "drive")  # a link inside the project to a folder outside
+    assert videos_folder("drive") == tmp_path / "outside"
+    os.symlink(work / "lib", tmp_path / "back")  # a link outside the project to a folder inside
+    assert videos_folder(str(tmp_path / "back")) == Path("lib")
 
 
 def test_exclude_patterns_are_case_insensitive_globs():
@@ -73,6 +84,83 @@ def test_a_failed_source_stays_failed_until_it_changes(tmp_path):
     assert list(select_videos({"good": str(good)}, exclude=[], results=results).videos) == ["good"]
 
 
+def test_machine_faults_are_told_from_the_file_s_own():
+    import errno
+    import subprocess
+
+    from sstsal.errors import InputError
+
+    def raised_from(cause: BaseException) -> InputError:
+        try:
+            try:
+                raise cause
+            except BaseException as inner:
+                raise InputError("cannot write the frames") from inner
+        except InputError as outer:
+            return outer
+
+    machine = {
+        OSError(errno.ENOSPC, "No space left on device"): "the disk is full (ENOSPC)",
+        OSError(errno.EDQUOT, "Disk quota exceeded"): "the disk quota is used up (EDQUOT)",
+        MemoryError(): "out of memory",
+        PermissionError(errno.EACCES, "Permission denied"): "permission denied (EACCES)",
+        FileNotFoundError(errno.ENOENT, "No such file or directory", "ffmpeg"): "a file or tool is missing (ENOENT)",
+        subprocess.CalledProcessError(-9, ["ffmpeg"]): "a tool was killed (out of memory, or stopped)",
+        raised_from(OSError(errno.ENOSPC, "No space left on device")): "the disk is full (ENOSPC)",
+    }
+    for exc, said in machine.items():
+        assert machine_fault(exc) == said and fault_of(exc) == MACHINE_FAULT, exc
+    for exc in (InputError("no frame could be decoded: the file is corrupt"), ValueError("a layout it cannot have"),
+                OSError("could not write"), subprocess.CalledProcessError(1, ["ffmpeg"])):  # fmt: skip
+        assert machine_fault(exc) is None and fault_of(exc) == FILE_FAULT, exc
+
+
+def test_a_machine_fault_of_a_source_stage_is_retried_and_the_table_says_so(tmp_path):
+    results = tmp_path / "results"
+    sources = {}
+    for video in ("full", "broken"):
+        sources[video] = str(tmp_path / f"{video}.mp4")
+        Path(sources[video]).write_bytes(b"x")
+    write_failure(failure_path(results, "full"), video="full", rule="extract_frames", log="logs/extract_frames/full.log",
+                  reason="OSError: [Errno 28] No space left on device", source=sources["full"], fault=MACHINE_FAULT)  # fmt: skip
+    write_failure(failure_path(results, "broken"), video="broken", rule="probe", log="logs/probe/broken.log",
+                  reason="cannot read video", source=sources["broken"])  # fmt: skip
+    assert read_failure(failure_path(results, "full")).fault == MACHINE_FAULT
+    selection = select_videos(sources, exclude=[], results=results)
+    assert list(selection.videos) == ["full"] and list(selection.skipped) == ["broken"]  # only the file's fault is remembered
+    rows = outcomes(["full"], selection.skipped, outputs=lambda v: [str(results / v / "out.txt")], results=results)
+    table = run_table(rows).splitlines()
+    assert "extract_frames: OSError: [Errno 28] No space left on device (the machine's fault, not the file's: the next " \
+           "run tries again; log: logs/extract_frames/full.log)" in table[1]
+    assert "broken" in table[2] and "failed before (probe: cannot read video" in table[2]
+    # a record written before faults were told apart reads as the file's
+    record = failure_path(results, "broken")
+    data = json.loads(record.read_text())
+    del data["fault"]
+    record.write_text(json.dumps(data))
+    assert read_failure(record).fault == FILE_FAULT and read_failure(record).sticky
+
+
+def test_a_job_failing_for_a_full_disk_says_so_in_one_line_and_records_the_machine(tmp_path, capsys):
+    import errno
+
+    from sstsal.pipeline.job import job_log
+
+    source = tmp_path / "v.mp4"
+    source.write_bytes(b"x")
+    record = failure_path(tmp_path / "results", "v")
+    with pytest.raises(SystemExit) as stopped:
+        with job_log(tmp_path / "job.log", rule="extract_frames", failure={"path": record, "video": "v", "source": str(source)}):
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "v_0000.png"))
+    assert stopped.value.code == 1
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0] and "the disk is full (ENOSPC)" in errors[0]
+    assert "run the same command again" in errors[0]
+    failure = read_failure(record)
+    assert failure.fault == MACHINE_FAULT and not failure.sticky and failure.rule == "extract_frames"
+    assert "Traceback" in (tmp_path / "job.log").read_text()  # kept in the log, not on the console
+
+
 def test_outcomes_and_closing_table(tmp_path):
     results, logs = tmp_path / "results", tmp_path / "logs"
     (results / "ok").mkdir(parents=True)
@@ -88,7 +176,8 @@ def test_outcomes_and_closing_table(tmp_path):
     assert read_failure(failure_path(results, "ok")) is None, "a finished video keeps no failure record"
     table = run_table(rows).splitlines()
     assert table[0] == "videos: 1 finished, 1 failed, 1 unfinished, 1 skipped"
-    assert table[2].split() == ["failed", "bad", "probe:", "cannot", "read", "video", "(log:", "logs/probe/bad.log)"]
+    assert table[2].split() == ["failed", "bad", "probe:", "cannot", "read", "video", "(the", "next", "run", "tries",
+                                "again;", "log:", "logs/probe/bad.log)"]  # fmt: skip
     assert str(logs / "inference" / "killed.log") in table[3]
     text = report_text(rows + [VideoOutcome("w", "finished", "", ("probe: 16:9, not 2:1",))])
     assert "Not in this report (3)" in text and "``bad``: failed: probe: cannot read video" in text

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -83,3 +85,36 @@ def test_ground_floor_imports_point_down():
     source = (published.__file__.rsplit("/", 1)[0] + "/model/weights.py")
     with open(source) as handle:
         assert "sstsal.flow" not in handle.read()
+
+
+def test_every_downloaded_file_states_its_licence_in_the_code_and_the_docs():
+    """The checkpoints, the RAFT weights and the test data each carry their licence, and
+    docs/predict.md's licence table names each file with it."""
+    import testdata
+
+    from sstsal.flow.raft.weights import RaftWeights
+    from sstsal.model.weights import CHECKPOINTS
+
+    files = {name: spec.licence for name, spec in CHECKPOINTS.items()}
+    files |= {w.file_name: w.value.licence for w in RaftWeights}
+    files |= {spec.name: spec.licence for spec in (testdata.clip_file(), *testdata.loose_files().values())}
+    assert len(files) == 6 and all(files.values()), files
+    table = (Path(__file__).resolve().parents[1] / "docs" / "predict.md").read_text().split("## Licences")[1]
+    rows = {name: line for line in table.splitlines() if line.startswith("| `") for name in re.findall(r"`([^`]+)`", line.split("|")[1])}
+    for name, licence in files.items():
+        key = "no licence file" if "no licence file" in licence else licence.split(",")[0].split(" (")[0]
+        assert key in rows[name], (name, key, rows.get(name))
+    assert "MIT" in (Path(__file__).resolve().parents[1] / "LICENSE").read_text().splitlines()[0]
+
+
+def test_a_download_says_its_licence(monkeypatch, tmp_path, caplog):
+    mirror = tmp_path / "mirror"
+    spec = SstSalWeights.SST_SAL_WO_OF.value
+    (mirror / spec.url).parent.mkdir(parents=True)
+    (mirror / spec.url).write_bytes(shared_path("models/SST_Sal_wo_OF.pth").read_bytes())
+    monkeypatch.setenv("SSTSAL_UPSTREAM", mirror.as_uri())
+    with caplog.at_level("INFO", logger="sstsal.published"):
+        published.fetch(spec, tmp_path / "cache" / spec.name)
+        published.fetch(spec, tmp_path / "cache" / spec.name)  # already there: nothing downloaded, nothing said
+    said = [r.getMessage() for r in caplog.records if r.name == "sstsal.published"]
+    assert said == [f"downloading SST_Sal_wo_OF.pth ({spec.licence})"] and "no licence file" in said[0]

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from sstsal.media.saliency_stack import load_stack, save_stack
+from sstsal.media.saliency_stack import load_stack, read_warmup, save_stack
 from sstsal.viewing.summary import contact_sheet, salient_direction, write_directions
 
 
@@ -44,6 +44,21 @@ def test_directions_csv(tmp_path):
     assert [r["frame"] for r in rows] == ["v_0000", "v_0004", "v_0008"]
     assert [r["time_s"] for r in rows] == ["0.0000", "0.5000", "1.0000"]
     assert [float(r["yaw_deg"]) for r in rows] == pytest.approx([-134.44, -21.94, 90.56], abs=0.01)
+    assert [r["warmup"] for r in rows] == ["0", "0", "0"]  # a stack without warm-up marks
+
+
+def test_warmup_maps_are_marked_in_the_stack_and_directions_csv(tmp_path):
+    maps = {f"v_{n:04d}": np.random.default_rng(n).random((240, 320), np.float32) for n in range(0, 24, 4)}
+    save_stack(tmp_path / "s.npz", maps, warmup=["v_0000", "v_0004"])
+    assert read_warmup(tmp_path / "s.npz") == {"v_0000", "v_0004"}
+    with np.load(tmp_path / "s.npz") as data:  # the metadata: one flag per map, in the order of names
+        assert data["warmup"].tolist() == [True, True, False, False, False, False] and data["warmup"].dtype == bool
+    write_directions(tmp_path / "s.npz", tmp_path / "d.csv", fps=8.0)
+    rows = list(csv.DictReader((tmp_path / "d.csv").open()))
+    assert list(rows[0]) == ["frame", "source_index", "time_s", "yaw_deg", "pitch_deg", "x", "y", "warmup"]
+    assert [r["warmup"] for r in rows] == ["1", "1", "0", "0", "0", "0"]
+    save_stack(tmp_path / "plain.npz", maps)
+    assert read_warmup(tmp_path / "plain.npz") == set()
 
 
 def test_contact_sheet(tmp_path):

@@ -71,6 +71,32 @@ def test_data_holds_the_pinned_published_files():
         assert sha256_of(shared_path(f"models/{name}")) == spec.sha256, name
     clip = shared_path(f"videos/{testdata.clip_file().name}")
     assert clip.stat().st_size == testdata.CLIP_SIZE and sha256_of(clip) == testdata.CLIP_SHA256
+    for relative, spec in testdata.loose_files().items():  # the gaze recording
+        path = shared_path(relative)
+        assert path.stat().st_size == spec.size and sha256_of(path) == spec.sha256, relative
+
+
+def test_a_folder_built_before_a_loose_file_was_added_gets_it_without_a_rebuild(monkeypatch, tmp_path):
+    """A complete built folder without the gaze file (built before it was listed) is topped up from
+    the mirror, sha256-checked; a wrong copy on the mirror is refused and leaves nothing behind."""
+    relative, spec = next(iter(testdata.loose_files().items()))
+    mirror = tmp_path / "mirror"
+    (mirror / spec.url).parent.mkdir(parents=True)
+    (mirror / spec.url).write_bytes(shared_path(relative).read_bytes())
+    monkeypatch.setattr(testdata, "REPO", tmp_path / "clone" / "repo")  # no ../shared beside it
+    monkeypatch.delenv("SSTSAL_SHARED")
+    monkeypatch.setenv("SSTSAL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SSTSAL_UPSTREAM", mirror.as_uri())
+    root = testdata.built_root()
+    root.mkdir(parents=True)
+    (root / testdata.COMPLETE).write_text("built\n")
+    assert testdata.data_root() == root
+    assert sha256_of(root / relative) == spec.sha256
+    (root / relative).unlink()
+    (mirror / spec.url).write_bytes(b"oculoTS,unityTS\n")
+    with pytest.raises(Exception, match="sha256"):
+        testdata.data_root()
+    assert not (root / relative).exists()
 
 
 def test_golden_fixtures_are_complete():

@@ -13,10 +13,12 @@ repository when it exists (offline machines keep the data there), else a folder 
   as the SDK ships them (:data:`SAMPLE_VIDEOS`, read with :func:`sample_video`): ``congo.mp4``
   (top-bottom stereo, eyes stored squeezed, V1 metadata) and ``sphericalv2.mp4`` (VR180 camera
   clip, V2 mesh projection plus V1 crop description).
+- the raw gaze recording ``rawDataDyn1.csv`` of the Salient360! toolbox (David-Ef/salient360Toolbox)
+  at commit aff27d9, MIT.
 
 URLs are GitHub's, under ``SSTSAL_UPSTREAM`` (:mod:`sstsal.published`); the golden fixtures
 are then rebuilt by running the published code (:mod:`golden`). The built folder has the
-layout of ``../shared``: ``models/``, ``videos/``, ``fixtures/``, plus ``sources/``.
+layout of ``../shared``: ``models/``, ``videos/``, ``gaze/``, ``fixtures/``, plus ``sources/``.
 
     python tests/testdata.py fetch [--out DIR]          # what a plain clone's first test run does
     python tests/testdata.py compare BUILT REFERENCE    # a rebuilt fixtures folder against another
@@ -131,7 +133,42 @@ def clip_file():
     from sstsal.published import PublishedFile, github_raw
 
     path = "assets/videos/testRoom1_1920Mono.mp4"
-    return PublishedFile(Path(path).name, github_raw(CLIP_REPO, CLIP_COMMIT, path), CLIP_SHA256, CLIP_SIZE)
+    return PublishedFile(Path(path).name, github_raw(CLIP_REPO, CLIP_COMMIT, path), CLIP_SHA256, CLIP_SIZE,
+                         licence='CC BY 4.0, "testRoom1_1920Mono.mp4 by Google"')  # fmt: skip
+
+
+GAZE_REPO = "David-Ef/salient360Toolbox"
+GAZE_COMMIT = "aff27d9f55752452b4d8fdbac0aa0e6d8297eb48"
+GAZE_SHA256 = "2aa29fa6fb176293250556fd07925da48f45a28cb889b0a65eb1f8f4e67da817"
+GAZE_SIZE = 1499360
+
+
+def gaze_file():
+    """The Salient360! toolbox's raw gaze recording (MIT) as a :class:`sstsal.published.PublishedFile`."""
+    from sstsal.published import PublishedFile, github_raw
+
+    path = "data/raw_gaze/rawDataDyn1.csv"
+    return PublishedFile(Path(path).name, github_raw(GAZE_REPO, GAZE_COMMIT, path), GAZE_SHA256, GAZE_SIZE,
+                         licence="MIT, Copyright (c) 2022 David-Ef (salient360Toolbox's LICENSE)")  # fmt: skip
+
+
+def loose_files() -> dict[str, object]:
+    """The single published files of the built folder that no fixture is built from: {path in it: file}.
+
+    Fetched with the rest, and by :func:`data_root` into a complete folder built before one was
+    added here (no rebuild of the fixtures for a new file).
+    """
+    gaze = gaze_file()
+    return {f"gaze/{gaze.name}": gaze}
+
+
+def fetch_loose_files(root: Path) -> None:
+    """Each of :func:`loose_files` missing under ``root``, sha256-checked."""
+    from sstsal.published import fetch
+
+    for relative, spec in loose_files().items():
+        if not (root / relative).is_file():
+            fetch(spec, root / relative)
 
 
 # ---- where the data is ------------------------------------------------------------------------------
@@ -155,6 +192,8 @@ def data_root(*, build: bool = True) -> Path:
     root = built_root()
     if build and not (root / COMPLETE).is_file():
         fetch_and_build(root)
+    elif build:
+        fetch_loose_files(root)
     return root
 
 
@@ -206,6 +245,7 @@ def fetch_sources(root: Path) -> Path:
     fetch(clip, root / "videos" / clip.name)
     for name in SAMPLE_VIDEOS:
         fetch(sample_file(name), root / "videos" / name)
+    fetch_loose_files(root)
     sources = root / "sources"
     with tempfile.TemporaryDirectory(dir=root) as downloads:
         for archive in (SSTSAL_CODE, RAFT_CODE):
@@ -317,10 +357,11 @@ def main() -> int:
 
     if args.command == "fetch":
         root = args.out or built_root()
-        if (root / COMPLETE).is_file():
-            print(root)  # already built
-            return 0
         try:
+            if (root / COMPLETE).is_file():
+                fetch_loose_files(root)  # already built: only a file added since
+                print(root)
+                return 0
             print(fetch_and_build(root))
         except (OSError, SstsalError, subprocess.CalledProcessError) as exc:
             print(f"error: {exc}: check the network, or set SSTSAL_UPSTREAM to a mirror of the GitHub files", file=sys.stderr)

@@ -19,7 +19,7 @@ import cv2
 import ffmpeg
 import numpy as np
 
-from sstsal.atomic import atomic_directory, write_text
+from sstsal.atomic import atomic_directory, write_image, write_text
 from sstsal.errors import InputError
 from sstsal.frame_size import MODEL_SIZE, flow_working_width
 from sstsal.logs import progress_bar
@@ -164,8 +164,7 @@ def extract_frames(
                 frame, out_size, interpolation=cv2.INTER_AREA
             )
             filename = frame_name(name, index)
-            if not cv2.imwrite(str(tmp / filename), image):
-                raise OSError(f"could not write {Path(out_dir) / filename}: is the folder writable, is the disk full?")
+            write_image(tmp / filename, image)  # a full disk raises its own OSError (ENOSPC)
             names.append(filename)
             bar.update()
         bar.close()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import os
 import struct
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +35,17 @@ from sstsal.media.naming import parse_frame_name
 
 MAP_SHAPE = (240, 320)
 WINDOW = 64  # maps per window read by the iterators (64 x 150 KB float16 = 10 MB)
+
+# The stack's metadata of warm-up maps: member ``warmup``, (N,) bool in the order of ``names``,
+# True where the map had less temporal context than the model's warm-up (see
+# sstsal.model.predictor.warmup_frames). A stack without it (older, or raw.npz) marks none.
+WARMUP_MEMBER = "warmup"
+
+
+def warmup_flags(names: Sequence[str], warmup: Collection[str]) -> np.ndarray:
+    """(N,) bool: which of ``names`` are in ``warmup`` (the ``warmup`` member of a stack)."""
+    warmup = set(warmup)
+    return np.array([str(n) in warmup for n in names], dtype=bool)
 
 
 def frame_order(names: Sequence[str]) -> np.ndarray:
@@ -63,11 +74,16 @@ class StackWriter:
         path: the stack file (``.npz``).
         names: frame names without ``.png``, in frame order (sorted by frame number).
         shape: (H, W) of every map.
+        warmup: the names of the warm-up maps (stored as the ``warmup`` member, :data:`WARMUP_MEMBER`).
     """
 
-    def __init__(self, path: str | os.PathLike, names: Sequence[str], *, shape: tuple[int, int] = MAP_SHAPE) -> None:
+    def __init__(
+        self, path: str | os.PathLike, names: Sequence[str], *, shape: tuple[int, int] = MAP_SHAPE,
+        warmup: Collection[str] = (),
+    ) -> None:  # fmt: skip
         self.path, self.shape = Path(path), tuple(shape)
         self.names = np.asarray(list(names), dtype=str)
+        self.warmup = warmup_flags(self.names, warmup)
         if not _ascending(self.names):
             raise ValueError("stack names must be in ascending frame order, each once")
         self.count = 0
@@ -79,6 +95,8 @@ class StackWriter:
         self._zip = zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED, allowZip64=True)
         with self._zip.open("names.npy", "w") as member:
             np.lib.format.write_array(member, self.names, allow_pickle=False)
+        with self._zip.open(f"{WARMUP_MEMBER}.npy", "w") as member:
+            np.lib.format.write_array(member, self.warmup, allow_pickle=False)
         self._maps = self._zip.open("maps.npy", "w", force_zip64=True)
         header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)), "fortran_order": False,
                   "shape": (len(self.names), *self.shape)}  # fmt: skip
@@ -109,11 +127,12 @@ class StackWriter:
         return bool(self._atomic.__exit__(kind, value, traceback))  # renames it onto its name, or removes it
 
 
-def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray]) -> None:
-    """Write {frame stem: (240, 320) map} (any order) as a stack (see :class:`StackWriter`)."""
+def save_stack(path: str | os.PathLike, maps: dict[str, np.ndarray], *, warmup: Collection[str] = ()) -> None:
+    """Write {frame stem: (240, 320) map} (any order) as a stack (see :class:`StackWriter`);
+    ``warmup``: the stems of warm-up maps."""
     names = [list(maps)[i] for i in frame_order(list(maps))]
     shape = np.asarray(maps[names[0]]).shape if names else MAP_SHAPE
-    with StackWriter(path, names, shape=shape) as out:
+    with StackWriter(path, names, shape=shape, warmup=warmup) as out:
         for name in names:
             out.append(maps[name])
 
@@ -176,6 +195,12 @@ class SaliencyStack:
             self.shape, self.dtype = first.shape, first.dtype
         if not _ascending(self.names):
             raise KeyError("the stack's frame names are not in ascending frame order")
+        self.warmup = np.zeros(len(self.names), dtype=bool)  # (N,) bool: the warm-up maps
+        if f"{WARMUP_MEMBER}.npy" in files:
+            with self._zip.open(f"{WARMUP_MEMBER}.npy") as member:
+                flags = np.lib.format.read_array(member, allow_pickle=False).astype(bool)
+            if flags.shape == self.warmup.shape:
+                self.warmup = flags
 
     def __len__(self) -> int:
         return len(self.names)
@@ -249,6 +274,12 @@ def open_stack(path: str | os.PathLike) -> SaliencyStack:
     """Open a saliency stack (or raw.npz) for reading; raises KeyError for another kind of npz,
     OSError/zipfile.BadZipFile for a file that is no npz."""
     return SaliencyStack(path)
+
+
+def read_warmup(path: str | os.PathLike) -> set[str]:
+    """The names of a stack's warm-up maps (its ``warmup`` member); empty when it has none."""
+    with open_stack(path) as stack:
+        return {str(n) for n, warm in zip(stack.names, stack.warmup) if warm}
 
 
 def load_stack(path: str | os.PathLike) -> tuple[np.ndarray, list[str]]:

@@ -32,7 +32,7 @@ from sstsal.atomic import atomic_directory, check_replaceable
 from sstsal.devices import resolve_device
 from sstsal.errors import InputError
 from sstsal.logs import progress_bar
-from sstsal.media.naming import FrameName, list_frames, match_flow
+from sstsal.media.naming import FrameName, list_frames, match_flow, parse_frame_name
 from sstsal.media.saliency_stack import StackWriter, unseen_masked_map
 from sstsal.model.inputs import check_same_size, read_model_image
 from sstsal.model.network import SSTSal, release_scratch
@@ -78,6 +78,19 @@ def plan_windows(n_frames: int, window: int = WINDOW, warmup: int = WARMUP) -> l
         windows.append(Window(n_frames - window, n_frames, windows[-1].stop))
     return windows
 
+
+
+def warmup_frames(n_frames: int, warmup: int = WARMUP) -> range:
+    """The frames (indices into the video's sampled frames) whose map had fewer than ``warmup``
+    frames of temporal context: the first window's first outputs, which the published code
+    drops (every other kept output is at least ``warmup`` frames into its window)."""
+    return range(min(warmup, max(n_frames, 0)))
+
+
+def warmup_names(names: Sequence[str]) -> list[str]:
+    """Of one whole video's map names (any order), those of :func:`warmup_frames` (frame order)."""
+    ordered = sorted(names, key=lambda stem: parse_frame_name(f"{stem}.png").number)
+    return [ordered[i] for i in warmup_frames(len(ordered))]
 
 
 def default_batch_size(device: torch.device) -> int:
@@ -306,7 +319,8 @@ class SaliencyPredictor:
         with atomic_directory(out_dir) as tmp, contextlib.ExitStack() as outputs:
             stack = None
             if stack_path is not None:
-                stack = outputs.enter_context(StackWriter(stack_path, [f.stem for f in frames[start:stop]]))
+                warm = [frames[i].stem for i in warmup_frames(len(frames)) if start <= i < stop]
+                stack = outputs.enter_context(StackWriter(stack_path, [f.stem for f in frames[start:stop]], warmup=warm))
             raw = outputs.enter_context(RawMapsWriter(tmp / "raw.npz")) if save_raw else None
             for i, m in self.iter_maps(inputs.frame_paths, inputs.flow_paths, frame_range=frame_range, progress=progress):
                 m = m.numpy()

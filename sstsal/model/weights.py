@@ -29,6 +29,7 @@ from sstsal.published import (  # noqa: F401  (fetch_file, models_dir: names kep
 # SSTSAL_UPSTREAM (see sstsal.published).
 SSTSAL_REPO = "edurnebernal/SST-Sal"
 SSTSAL_COMMIT = "dc6a4bae83d5ccd1f305754ffc0a97e3ff5ebbbf"
+SSTSAL_LICENCE = "edurnebernal/SST-Sal has no licence file: fetched for use at run time, never redistributed"
 
 
 def _sstsal_url(name: str) -> str:
@@ -47,6 +48,7 @@ class SstSalWeights(Enum):
         "f1a50c86195a368520ce61581eb66e261fbea888ee554b9e09e3d8fe56d79d54",
         227039,
         {"uses_flow": True, "input_channels": 6, "description": "SST-Sal on frames and RAFT flow images"},
+        licence=SSTSAL_LICENCE,
     )
     SST_SAL_WO_OF = PublishedFile(
         "SST_Sal_wo_OF.pth",
@@ -54,6 +56,7 @@ class SstSalWeights(Enum):
         "e3f6043cbb190c42fe9655e2dcc9853bd841c7ca40bf533370737c465a15a25b",
         20575,
         {"uses_flow": False, "input_channels": 3, "description": "SST-Sal on frames only (no optical flow)"},
+        licence=SSTSAL_LICENCE,
     )
     DEFAULT = SST_SAL
 

@@ -241,6 +241,7 @@ def gather_saliency(
     the float16 stack ``stack_path``, exactly as :func:`sstsal.model.predictor.predict_video`
     writes them for a whole video. Returns the number of frames."""
     from sstsal.media.saliency_stack import StackWriter, open_stack
+    from sstsal.model.predictor import warmup_names
 
     pngs = _chunk_files([Path(c) / "maps" for c in chunk_dirs], None, skip=set())
     _check_coverage([p.name for p in pngs], frames_dir, "saliency")
@@ -254,7 +255,7 @@ def gather_saliency(
     if names != [p.stem for p in pngs]:
         raise SstsalError("the chunks' stacks and PNGs name different frames: delete the chunk folders and run again")
     remove_stale_temporaries(maps_dir)
-    with atomic_directory(maps_dir) as tmp, StackWriter(stack_path, names) as out:
+    with atomic_directory(maps_dir) as tmp, StackWriter(stack_path, names, warmup=warmup_names(names)) as out:
         # the stack is finalised inside the folder's context, as predict_video does it
         for path in pngs:
             _link_or_copy(path, tmp / path.name)

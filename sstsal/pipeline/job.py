@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,7 @@ def job_log(
         except SstsalError as exc:
             print(f"error: {exc}", file=log)
             print(f"error: {exc}\n(log: {log_path})", file=console)
-            _record_failure(failure, rule, str(exc), log_path)
+            _record_failure(failure, rule, str(exc), log_path, exc)
             sys.stderr = console
             raise SystemExit(1) from None
         except KeyboardInterrupt:
@@ -96,8 +97,20 @@ def job_log(
             sys.stderr = console
             raise SystemExit(130) from None
         except Exception as exc:
-            _record_failure(failure, rule, f"{type(exc).__name__}: {exc}", log_path)
-            raise
+            from sstsal.pipeline.library import machine_fault
+
+            machine = machine_fault(exc)
+            if machine is None:  # a bug or an unforeseen fault: the traceback says where
+                _record_failure(failure, rule, f"{type(exc).__name__}: {exc}", log_path, exc)
+                raise
+            # the machine's fault (a full disk, ...): one line that says so; the traceback stays in the log
+            traceback.print_exc(file=log)
+            message = f"{exc} ({machine}: a fault of the machine, not of the video: fix it and run the same command again)"
+            print(f"error: {message}", file=log)
+            print(f"error: {message}\n(log: {log_path})", file=console)
+            _record_failure(failure, rule, f"{type(exc).__name__}: {exc} ({machine})", log_path, exc)
+            sys.stderr = console
+            raise SystemExit(1) from None
         finally:
             package_logger.removeHandler(warnings)
             logging.getLogger("sstsal.progress").removeHandler(to_console)
@@ -117,15 +130,18 @@ class _WarningsToRecord(logging.Handler):
             self.stage.warn(message.removeprefix("warning: "), logged=True)
 
 
-def _record_failure(failure: Mapping[str, Any] | None, rule: str, reason: str, log_path: str | os.PathLike) -> None:
-    """The failure record of the job's video (for the closing table and the next run)."""
+def _record_failure(
+    failure: Mapping[str, Any] | None, rule: str, reason: str, log_path: str | os.PathLike, exc: BaseException
+) -> None:
+    """The failure record of the job's video (for the closing table and the next run), saying
+    whether ``exc`` was the file's fault or the machine's."""
     if failure is None:
         return
-    from sstsal.pipeline.library import write_failure
+    from sstsal.pipeline.library import fault_of, write_failure
 
     try:
         write_failure(failure["path"], video=failure["video"], rule=rule, reason=reason, log=str(log_path),
-                      source=failure.get("source"))  # fmt: skip
+                      source=failure.get("source"), fault=fault_of(exc))  # fmt: skip
     except OSError as exc:  # the job's own error matters more than its record
         print(f"could not write the failure record {failure['path']}: {exc}", file=sys.stderr)
 

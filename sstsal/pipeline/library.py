@@ -2,13 +2,16 @@
 and what each run finished.
 
 - The folder is named by one normalised path (:func:`videos_folder`), so the same folder spelled
-  differently (``../videos``, ``./videos/``, its absolute path) names the same inputs.
+  differently (``../videos``, ``./videos/``, its absolute path, a symlink to it) names the same inputs.
 - ``exclude`` patterns of the config (shell globs on the file name, :func:`excluded_by`) and the
   sample sheet's ``exclude`` column leave files out before anything is probed.
 - A stage that reads the source video and fails with a one-line error writes a failure record
   (``results/<video>/failed.json``, :func:`write_failure`) with the file's size and modification
   time. A later run skips that video with one line (:func:`select_videos`) until the file changes
   or the record is deleted, instead of probing the broken file again and exiting 1 every time.
+  Only the file's own faults are remembered so (it does not decode, a layout it cannot have); a
+  fault of the machine (a full disk, out of memory, a killed tool, a permission, a missing tool:
+  :func:`machine_fault`) is recorded as such, and the next run tries the video again.
 - :func:`run_table` is the short table printed at the end of every run: the videos finished
   (with their warnings), failed (with the reason and the log's path) and skipped.
 """
@@ -16,9 +19,11 @@ and what each run finished.
 from __future__ import annotations
 
 import datetime
+import errno
 import fnmatch
 import json
 import os
+import subprocess
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -31,20 +36,58 @@ FAILURE_NAME = "failed.json"
 # Stages that read the source file: their one-line errors are about the file itself, so the
 # video stays failed until the file changes (an error in a later stage is retried every run).
 SOURCE_STAGES = frozenset({"probe", "extract_frames", "extract_flow_frames"})
+# Whose fault a failure is: the file's (remembered while the file is unchanged) or the machine's
+# (never remembered: the next run tries again).
+FILE_FAULT, MACHINE_FAULT = "file", "machine"
+# OS errors that say something about the machine, not the video file.
+MACHINE_ERRNOS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EDQUOT: "the disk quota is used up",
+    errno.ENOMEM: "out of memory",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "a read-only file system",
+    errno.EMFILE: "too many open files",
+    errno.ENFILE: "too many open files",
+    errno.EIO: "an input/output error of the disk",
+    errno.ENOENT: "a file or tool is missing",
+}
+
+
+def machine_fault(exc: BaseException) -> str | None:
+    """What of the machine made ``exc`` (or an exception it was raised from) happen, or None when
+    nothing says it was the machine: out of memory, an OS error of :data:`MACHINE_ERRNOS`, a tool
+    killed by a signal."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, MemoryError):
+            return "out of memory"
+        if isinstance(exc, OSError) and exc.errno in MACHINE_ERRNOS:
+            return f"{MACHINE_ERRNOS[exc.errno]} ({errno.errorcode[exc.errno]})"
+        if isinstance(exc, subprocess.CalledProcessError) and (exc.returncode < 0 or exc.returncode in (137, 143)):
+            return "a tool was killed (out of memory, or stopped)"
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def fault_of(exc: BaseException) -> str:
+    """:data:`MACHINE_FAULT` when :func:`machine_fault` finds the machine behind ``exc``, else :data:`FILE_FAULT`."""
+    return MACHINE_FAULT if machine_fault(exc) else FILE_FAULT
 
 
 def videos_folder(path: str | os.PathLike, workdir: str | os.PathLike | None = None) -> Path:
-    """The one spelling of a videos folder: normalised (``~`` expanded, ``.``, ``..`` and doubled or
-    trailing slashes removed, symlinks kept), relative to the working directory when inside it,
-    absolute otherwise.
+    """The one spelling of a videos folder: resolved (``~`` expanded, symlinks followed, ``.``,
+    ``..`` and doubled or trailing slashes removed), relative to the (resolved) working directory
+    when inside it, absolute otherwise.
 
-    Every spelling of one folder gives the same path, so the inputs it names stay the same. Inside
-    the working directory the path stays relative, so a project moved or copied as a whole
-    (results and videos) reruns nothing; symlinks are not resolved, so a library outside it keeps
-    its inputs' names when reached through a stable link that is pointed elsewhere after a move.
+    Every spelling of one folder gives the same path, so the inputs it names stay the same: a
+    folder given through a symlink (a library on a linked drive) plans exactly what the folder
+    itself plans. Inside the working directory the path stays relative, so a project moved or
+    copied as a whole (results and videos) reruns nothing.
     """
-    absolute = Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
-    base = Path(os.path.abspath(os.fspath(workdir) if workdir is not None else os.getcwd()))
+    absolute = Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+    base = Path(os.path.realpath(os.fspath(workdir) if workdir is not None else os.getcwd()))
     try:
         return absolute.relative_to(base)
     except ValueError:
@@ -71,11 +114,20 @@ class Failure:
     size: int | None = None
     mtime_ns: int | None = None
     when: str = ""
+    fault: str = FILE_FAULT  # FILE_FAULT or MACHINE_FAULT (records written before it: the file's)
 
     @property
     def sticky(self) -> bool:
         """Whether the video stays failed until its file changes (an error about the file itself)."""
-        return self.rule in SOURCE_STAGES and self.source is not None
+        return self.rule in SOURCE_STAGES and self.source is not None and self.fault != MACHINE_FAULT
+
+    def kind(self) -> str:
+        """For the closing table: whose fault it was, and whether the next run tries again."""
+        if self.fault == MACHINE_FAULT:
+            return "the machine's fault, not the file's: the next run tries again"
+        if self.sticky:
+            return "the file's fault: left out until the file changes"
+        return "the next run tries again"
 
     def same_file(self, source: str | os.PathLike) -> bool:
         """Whether ``source`` is still the file this failure was recorded on (size and mtime)."""
@@ -96,9 +148,11 @@ def failure_path(results: str | os.PathLike, video: str) -> Path:
 
 
 def write_failure(
-    path: str | os.PathLike, *, video: str, rule: str, reason: str, log: str, source: str | None = None
+    path: str | os.PathLike, *, video: str, rule: str, reason: str, log: str, source: str | None = None,
+    fault: str = FILE_FAULT,
 ) -> Failure:
-    """Record that ``rule`` failed for ``video`` (with the source file's size and mtime)."""
+    """Record that ``rule`` failed for ``video`` (with the source file's size and mtime) and whose
+    ``fault`` it was (:func:`fault_of`)."""
     size = mtime_ns = None
     if source is not None:
         try:
@@ -107,7 +161,7 @@ def write_failure(
         except OSError:
             pass
     failure = Failure(video, rule, reason.strip(), str(log), None if source is None else str(source), size, mtime_ns,
-                      datetime.datetime.now(datetime.UTC).astimezone().isoformat(timespec="seconds"))  # fmt: skip
+                      datetime.datetime.now(datetime.UTC).astimezone().isoformat(timespec="seconds"), fault)  # fmt: skip
     write_text(path, json.dumps(asdict(failure), indent=2, ensure_ascii=False) + "\n")
     return failure
 
@@ -116,7 +170,7 @@ def read_failure(path: str | os.PathLike) -> Failure | None:
     """The failure recorded at ``path``, or None (none, or unreadable: then it is ignored)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return Failure(**{k: data.get(k) for k in Failure.__dataclass_fields__})
+        return Failure(**{k: data[k] for k in Failure.__dataclass_fields__ if k in data})
     except (OSError, ValueError, TypeError):
         return None
 
@@ -219,7 +273,7 @@ def outcomes(
             continue
         failure = read_failure(record)
         if failure is not None:
-            rows.append(VideoOutcome(video, "failed", f"{failure.line()} (log: {failure.log})"))
+            rows.append(VideoOutcome(video, "failed", f"{failure.line()} ({failure.kind()}; log: {failure.log})"))
         else:
             log = newest_log(logs, video)
             rows.append(VideoOutcome(video, "unfinished", f"no error recorded; see {log}" if log else "not run"))

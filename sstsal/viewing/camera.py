@@ -31,7 +31,7 @@ from sstsal.atomic import atomic_file
 from sstsal.errors import InputError
 
 # Bump when a change alters the camera path (triggers reruns through workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 GRID_STEP_DEG = 5.0  # candidate view directions
 SCORE_SIZE = (60, 30)  # (width, height) the maps are reduced to for scoring
@@ -299,6 +299,17 @@ def simulate_camera(
     return out, cuts
 
 
+def hold_over_warmup(values: np.ndarray, warmup: np.ndarray | None) -> np.ndarray:
+    """``values`` (N, ...) with each warm-up row (``warmup`` (N,) bool) replaced by the first
+    well-founded one: warm-up maps (too little temporal context) steer nothing, the first
+    well-founded direction is held instead. Unchanged when none or all rows are warm-up."""
+    if warmup is None or not np.any(warmup) or np.all(warmup):
+        return values
+    held = np.array(values, copy=True)
+    held[np.asarray(warmup, bool)] = values[int(np.argmin(warmup))]
+    return held
+
+
 def camera_path(
     maps: np.ndarray,
     sample_frames: np.ndarray,
@@ -306,6 +317,7 @@ def camera_path(
     fps: float,
     frame_count: int,
     settings: DirectorSettings = DirectorSettings(),
+    warmup: np.ndarray | None = None,
 ) -> CameraPath:
     """The director's path for a video of ``frame_count`` frames at ``fps``.
 
@@ -313,12 +325,15 @@ def camera_path(
     or an iterable of windows of them (``(first index, maps (K, H, W))``, as
     :meth:`sstsal.media.saliency_stack.SaliencyStack.windows` gives), so that a long video is
     read a window at a time: only the scores (N, C) of all maps are held.
+    ``warmup`` (N,) bool marks warm-up maps, which hold the first well-founded direction
+    (:func:`hold_over_warmup`).
     """
     candidates = candidate_grid(settings.max_pitch)
     windows = [(0, maps)] if isinstance(maps, np.ndarray) else maps
     kernel = score_kernel(candidates, settings.fov / 6)  # once: the same for every window
     parts = [view_scores(normalised_maps(window), candidates, settings.fov / 6, kernel) for _, window in windows]
     scores = np.concatenate(parts) if parts else np.zeros((0, len(candidates)), np.float32)
+    scores = hold_over_warmup(scores, warmup)
     if len(scores) == 0:
         raise InputError("no saliency maps: the director needs at least one")
     if frame_count < 1 or fps <= 0:

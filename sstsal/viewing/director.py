@@ -25,7 +25,7 @@ from sstsal.viewing.camera import CameraPath, DirectorSettings, PathMeasures, ca
 logger = logging.getLogger(__name__)
 
 # Bump when a change alters director.mp4 (triggers reruns through workflow params).
-OUTPUT_VERSION = 2
+OUTPUT_VERSION = 3
 
 logger = logging.getLogger(__name__)
 
@@ -97,27 +97,39 @@ def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
 def director_path(
     stack: str | Path, info: VideoInfo, settings: DirectorSettings = DirectorSettings()
 ) -> tuple[CameraPath, PathMeasures]:
-    """The camera path of a video from its saliency stack (read a window at a time), and its measures."""
+    """The camera path of a video from its saliency stack (read a window at a time), and its
+    measures; warm-up maps hold the first well-founded direction instead of steering."""
     with _open(stack) as maps:
-        frames = maps.frames
-        path = camera_path(maps.windows(), frames, fps=info.fps, frame_count=info.frame_count, settings=settings)
+        frames, warmup = maps.frames, maps.warmup
+        if warmup.any():
+            logger.info("director %s: %d warm-up map(s) (frames %s) hold the first well-founded direction",
+                        Path(info.path).name, int(warmup.sum()), ", ".join(map(str, frames[warmup])))  # fmt: skip
+        path = camera_path(maps.windows(), frames, fps=info.fps, frame_count=info.frame_count, settings=settings,
+                           warmup=warmup)  # fmt: skip
         return path, measure_path(path, maps.windows(), frames, info.fps)
+
+
+# The smallest cut worth watching: a source holding fewer pixels across the view is upscaled to it.
+MIN_SIZE = (640, 360)
 
 
 def output_size(size: tuple[int, int], source_width: int, fov: float) -> tuple[int, int]:
     """The director's frame size: ``size`` (director.width x director.height), scaled down (aspect
-    kept, even numbers) when the source holds fewer pixels across the field of view than that.
+    kept, even numbers) when the source holds fewer pixels across the field of view than that, but
+    never below :data:`MIN_SIZE` (nor above ``size``).
 
     An equirectangular source of width W has W/360 pixels per degree, so a view of ``fov`` degrees
-    holds W * fov / 360 source pixels across: a larger output would only upscale (a 640x320
-    source seen at 90 degrees holds 160 pixels across, not 1280).
+    holds W * fov / 360 source pixels across: a larger output only upscales, so above
+    :data:`MIN_SIZE` the cut follows the source (4K at 90 degrees: 960x540); below it a cut the size
+    of the source's pixels (a 640x320 source: 160x90) is too small to watch, and 640x360 is made.
     """
     width, height = size
     held = source_width * fov / 360.0
     if held >= width:
         return width, height
-    scale = held / width
-    return max(16, int(width * scale) // 2 * 2), max(16, round(height * scale / 2) * 2)
+    smallest = min(1.0, max(MIN_SIZE[0] / width, MIN_SIZE[1] / height))  # both sides at least MIN_SIZE's
+    scale = max(held / width, smallest)
+    return max(16, int(width * scale + 1e-6) // 2 * 2), max(16, round(height * scale / 2) * 2)
 
 
 def render_director(
@@ -133,7 +145,8 @@ def render_director(
 ) -> int:
     """Render ``path`` (one row per source frame) from ``video`` at full resolution into an MP4.
 
-    The frame size is ``settings.size``, or less for a source that holds less (:func:`output_size`).
+    The frame size is ``settings.size``, or less for a source that holds less, down to
+    :data:`MIN_SIZE` (:func:`output_size`; the log says when the source is upscaled).
     A source that decodes to more frames than the path holds keeps the last direction. Returns
     the number of frames written.
     """
@@ -141,9 +154,13 @@ def render_director(
     info = info or probe_video(video)
     # the equirectangular view the frames are decoded to (a cubemap's or a stereo file's own width is not it)
     size = output_size(settings.size, info.view_width, path.fov)
-    if size != settings.size:
+    held = round(info.view_width * path.fov / 360)
+    if size[0] > held:
+        logger.info("director %s: %dx%d, upscaled from the source's %d pixels across %g degrees (the cut is at least "
+                    "%dx%d)", video.name, *size, held, path.fov, *(min(a, b) for a, b in zip(MIN_SIZE, settings.size)))  # fmt: skip
+    elif size != settings.size:
         logger.info("director %s: %dx%d, the source's %d pixels across %g degrees (director.width x height %dx%d "
-                    "would upscale)", video.name, *size, round(info.view_width * path.fov / 360), path.fov, *settings.size)  # fmt: skip
+                    "would upscale)", video.name, *size, held, path.fov, *settings.size)  # fmt: skip
     rays = camera_rays(size[0], size[1], path.fov)
 
     def view(frame: np.ndarray, n: int) -> np.ndarray:

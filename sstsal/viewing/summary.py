@@ -20,7 +20,7 @@ from sstsal.media.saliency_stack import open_stack
 from sstsal.media.video import VideoInfo
 
 # Bump when a change alters the summary files (triggers reruns through workflow params).
-OUTPUT_VERSION = 1
+OUTPUT_VERSION = 2
 
 
 def salient_direction(saliency: np.ndarray) -> tuple[float, float, int, int]:
@@ -33,9 +33,10 @@ def salient_direction(saliency: np.ndarray) -> tuple[float, float, int, int]:
 
 
 def write_directions(stack: str | Path, out_csv: str | Path, *, fps: float | None = None) -> int:
-    """CSV with one row per frame: frame, source_index, time_s, yaw_deg, pitch_deg, x, y; the maps
+    """CSV with one row per frame: frame, source_index, time_s, yaw_deg, pitch_deg, x, y, warmup
+    (1 for a warm-up map, one with too little temporal context to be trusted; else 0); the maps
     are read and the rows written a window at a time. Returns the number of rows."""
-    fields = ["frame", "source_index", "time_s", "yaw_deg", "pitch_deg", "x", "y"]
+    fields = ["frame", "source_index", "time_s", "yaw_deg", "pitch_deg", "x", "y", "warmup"]
     with open_stack(stack) as maps, atomic_file(out_csv) as tmp, open(tmp, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=fields if len(maps) else ["frame"], lineterminator="\n")
         writer.writeheader()
@@ -52,6 +53,7 @@ def write_directions(stack: str | Path, out_csv: str | Path, *, fps: float | Non
                     "pitch_deg": f"{pitch:.2f}",
                     "x": x,
                     "y": y,
+                    "warmup": int(maps.warmup[first + offset]),
                 })  # fmt: skip
         return len(maps)
 

@@ -36,6 +36,7 @@ class RaftWeightsFile:
     description: str
     # The published checkpoint ships inside a zip archive (``url``), under this member name.
     archive_member: str | None = None
+    licence: str = ""
 
 
 class RaftWeights(Enum):
@@ -53,12 +54,14 @@ class RaftWeights(Enum):
         "90630d2e7d488a0d3ccb5e8194524850c4c05c732ea4ff99799822c7fa5c5cbf",
         "published raft-sintel.pth",
         archive_member="models/raft-sintel.pth",
+        licence="BSD-3-Clause, Copyright (c) 2020 princeton-vl (princeton-vl/RAFT's LICENSE)",
     )
     TORCHVISION = RaftWeightsFile(
         Path(urlparse(Raft_Large_Weights.C_T_SKHT_V1.url).path).name,
         Raft_Large_Weights.C_T_SKHT_V1.url,
         None,
         "torchvision Raft_Large_Weights.C_T_SKHT_V1",
+        licence="BSD-3-Clause (torchvision's port of princeton-vl/RAFT's raft-sintel.pth, BSD-3-Clause)",
     )
 
     @property
@@ -209,7 +212,7 @@ def _torchvision_state_dict() -> dict[str, Tensor]:
         if prefix and not sha256_of(path).startswith(prefix.group(1)):
             raise CheckpointError(f"{path} is corrupt (its sha256 does not start with {prefix.group(1)}): delete it")
         return read_state_dict(path)
-    logger.info("downloading torchvision's RAFT-large C_T_SKHT_V1 weights to %s", path)
+    logger.info("downloading torchvision's RAFT-large C_T_SKHT_V1 weights to %s (%s)", path, RaftWeights.TORCHVISION.value.licence)
     try:
         state = Raft_Large_Weights.C_T_SKHT_V1.get_state_dict(progress=False, check_hash=True)
     except Exception as exc:  # URLError, HTTPError, socket errors, hash mismatch
