@@ -54,18 +54,23 @@ class GazeSamples:
     pitch: np.ndarray  # (N,) degrees
     frame: np.ndarray | None = None  # (N,) video frame index shown, when the format records it
     notes: list[str] = field(default_factory=list)  # what the reader repaired or dropped
+    # Where a format records them apart (salient360): the head's rotation into video directions
+    # (N, 3, 3) and the eye's direction in the head (N, 3), gaze = head @ eye; resampling uses them.
+    head: np.ndarray | None = None
+    eye: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.time_s)
-        if len(self.yaw) != n or len(self.pitch) != n or (self.frame is not None and len(self.frame) != n):
-            raise ValueError("time, yaw, pitch and frame must have one value per sample")
+        if any(len(a) != n for a in (self.yaw, self.pitch, self.frame, self.head, self.eye) if a is not None):
+            raise ValueError("time, yaw, pitch, frame, head and eye must have one value per sample")
 
     def select(self, keep: np.ndarray) -> GazeSamples:
         """The samples where ``keep`` is True."""
-        return GazeSamples(
-            self.observer, self.time_s[keep], self.yaw[keep], self.pitch[keep],
-            None if self.frame is None else self.frame[keep], list(self.notes),
-        )  # fmt: skip
+        def part(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[keep]
+
+        return GazeSamples(self.observer, self.time_s[keep], self.yaw[keep], self.pitch[keep], part(self.frame),
+                           list(self.notes), head=part(self.head), eye=part(self.eye))  # fmt: skip
 
 
 def seconds_per_unit(timestamps: np.ndarray) -> float:
@@ -195,7 +200,12 @@ def read_salient360(path: str | Path, *, eye: str = "right", observer: str | Non
     world = np.einsum("nij,nj->ni", rotation[keep], eye_dir[keep])
     yaw, pitch = salient360_world_to_angles(world)
     seconds = (time[keep] - time[keep][0]) * seconds_per_unit(time[keep])
-    return GazeSamples(observer or path.stem, seconds, yaw, pitch, None if frame is None else frame[keep].astype(np.int64), notes)
+    return GazeSamples(observer or path.stem, seconds, yaw, pitch, None if frame is None else frame[keep].astype(np.int64), notes,
+                       head=SALIENT360_TO_VIDEO @ rotation[keep], eye=eye_dir[keep])  # fmt: skip
+
+
+# The placement below as a rotation: a scene direction (x, y, z) is the video direction (-z, -y, -x).
+SALIENT360_TO_VIDEO = np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 
 def salient360_world_to_angles(world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
