@@ -224,6 +224,18 @@ def salient360_world_to_angles(world: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return yaw, pitch
 
 
+def format_of_columns(header: list[str]) -> str | None:
+    """The CSV format (other than plain) whose columns ``header`` has, or None."""
+    if {"video", "frame", "u", "v", "id", "t"} <= {h.strip() for h in header}:
+        return "d-sav360"
+    head = [h for h in header if h]
+    has_time = _find(head, "oculots", "oculotimestamp", "ocutimestamp", "etts", "timestamp", "ts") is not None
+    has_head = all(_find(head, n) is not None for n in ("campitch", "camyaw", "camroll")) or any(
+        _find(head, n) is not None for n in ("wcam", "camw", "headw", "camerarotationw", "camrotationw")
+    )
+    return "salient360" if has_time and has_head else None
+
+
 def read_plain(path: str | Path) -> list[GazeSamples]:
     """The plain CSV (see the module docstring): one :class:`GazeSamples` per observer."""
     path = Path(path)
@@ -235,9 +247,11 @@ def read_plain(path: str | Path) -> list[GazeSamples]:
                                ("pixels", ("x", "y", "width", "height")))
              if all(c in header for c in cols)]  # fmt: skip
     if "time_s" not in header or not kinds:
+        known = format_of_columns(reader.fieldnames or [])
+        hint = f": they are the {known} format's columns, give --format {known} (gaze.format: {known} in the workflow)" if known else ""
         raise InputError(
             f"{path} needs the columns time_s, observer and yaw,pitch (degrees; or x,y,z unit vectors, u,v image "
-            f"fractions, or x,y,width,height pixels); it has {', '.join(reader.fieldnames or []) or 'no header'}"
+            f"fractions, or x,y,width,height pixels); it has {', '.join(reader.fieldnames or []) or 'no header'}{hint}"
         )
     if not rows:
         raise InputError(f"{path} holds no gaze samples")
