@@ -607,3 +607,25 @@ def test_cli_profile_and_format_hint(tmp_path: Path, capsys):
     notes = " ".join(record["observers"]["rawDataDyn1"]["notes"])
     assert "started at frame 1" in notes and "at 90 Hz" in notes
     assert not (out / "porto" / "porto_0000.png").exists()  # frame 0 (the player starting) is before the data
+
+
+def test_dsav360_profile_uses_the_datasets_own_fixation_labels(tmp_path: Path):
+    from sstsal.gaze.groundtruth import GroundTruthSettings
+
+    # One participant at 125 Hz (t in ms) over 60 frames at 60 fps: the dataset labels samples 10-39
+    # a fixation at u = 0.25 and samples 70-99 one at u = 0.75 (one of them not validly classified).
+    lines = ["video,frame,u,v,id,t,fixation,valid_fix_classification"]
+    for k in range(125):
+        u = 0.25 if k < 60 else 0.75
+        fixation = int(10 <= k < 40 or 70 <= k < 100)
+        valid = int(not k == 80)
+        lines.append(f"7,{int(k * 60 / 125)},{u},0.5,3,{k * 8},{fixation},{valid}")
+    path = _write(tmp_path / "gaze.csv", "\n".join(lines) + "\n")
+    (samples,) = read_dsav360(path, "7")
+    assert samples.recorded_fixation.sum() == 59
+    settings = GroundTruthSettings.from_config({"profile": "d-sav360", "format": "d-sav360"})
+    assert settings.map.sigma_deg == 5.0
+    found = identify_fixations(samples, settings.fixation)
+    assert [(f.first, f.last, round(f.yaw)) for f in found] == [(10, 39, -90), (70, 79, 90), (81, 99, 90)]
+    with pytest.raises(InputError, match="holds no fixation labels of its own"):
+        identify_fixations(prepare_samples(samples, SignalSettings(resample_hz=90.0)), settings.fixation)

@@ -58,7 +58,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     method.add_argument("--smoothing-window", type=int, metavar="N", help="Savitzky-Golay window of the velocity, odd, in samples (default 0: none)")
     method.add_argument("--smoothing-order", type=int, metavar="K", help="Savitzky-Golay polynomial order (default 2)")
     method.add_argument("--eye", choices=EYES, help="which eye (or the head only) where the format has both (default right, as the Salient360! toolbox)")
-    method.add_argument("--fixations", choices=list(METHODS), help="ivt (default) or every sample as a fixation point")
+    method.add_argument("--fixations", choices=list(METHODS), help="ivt (default), samples (every sample a fixation point) or recorded (the dataset's own fixation labels: D-SAV360)")
     method.add_argument("--velocity-threshold", type=float, metavar="DEG_S", help="I-VT threshold (default 120 deg/s)")
     method.add_argument("--min-fixation", type=float, metavar="S", help="shortest fixation kept (default 0.080 s)")
     method.add_argument("--sigma", type=float, metavar="DEG", help="Gaussian sigma in degrees (default 2)")

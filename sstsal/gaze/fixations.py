@@ -22,13 +22,14 @@ from sstsal.errors import InputError
 from sstsal.gaze import sphere
 from sstsal.gaze.readers import GazeSamples
 
-METHODS: tuple[str, ...] = ("ivt", "samples")
+METHODS: tuple[str, ...] = ("ivt", "samples", "recorded")
 
 
 @dataclass(frozen=True)
 class FixationSettings:
-    """How fixations are identified: ``ivt`` (velocity threshold) or ``samples`` (every valid
-    sample is a fixation point, for head-only data or maps of raw gaze)."""
+    """How fixations are identified: ``ivt`` (velocity threshold), ``samples`` (every valid
+    sample is a fixation point, for head-only data or maps of raw gaze) or ``recorded`` (the
+    dataset's own fixation labels, as D-SAV360 publishes them)."""
 
     method: str = "ivt"
     velocity_threshold_deg_s: float = 120.0
@@ -108,6 +109,11 @@ def fixation_labels(samples: GazeSamples, settings: FixationSettings) -> np.ndar
     settings.check()
     if settings.method == "samples":
         return np.ones(len(samples.time_s), dtype=bool)
+    if settings.method == "recorded":
+        if samples.recorded_fixation is None:
+            raise InputError(f"observer {samples.observer}: the recording holds no fixation labels of its own "
+                             "(or they were resampled away): use --fixations ivt")  # fmt: skip
+        return samples.recorded_fixation.copy()
     labels = smoothed_velocity(samples, settings) <= settings.velocity_threshold_deg_s
     _flip_isolated(labels)
     time = samples.time_s

@@ -25,6 +25,8 @@ PROFILES: dict[str, dict] = {
     },
     # PVS-HM's maps (the DHP code's fixation2salmap): every head position a point, sigma 12.765 deg.
     "pvs-hm": {"fixations": "samples", "sigma_deg": 12.765},
+    # D-SAV360's maps (its compute_gt_saliencymaps_DSAV360.py): its own fixation labels, sigma 5 deg.
+    "d-sav360": {"fixations": "recorded", "sigma_deg": 5.0},
 }  # fmt: skip
 DEFAULTS: dict = {
     "format": "plain", "eye": "right", "align": "auto", "offset_s": 0.0, "tolerance_s": 0.5, "start_frame": None,

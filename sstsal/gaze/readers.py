@@ -23,6 +23,8 @@ Formats (``FORMATS``):
 * ``d-sav360`` - D-SAV360 (Bernal-Berdun et al., 2023): CSVs with columns ``video, frame, u,
   v, id, t`` (u, v image fractions from the top-left corner; ``frame`` the video frame shown).
   Rows at frame 0 with u = v = 0.5 are the dataset's known erroneous samples and are dropped.
+  Its own fixation labels (``fixation`` and ``valid_fix_classification`` both 1) are kept for
+  ``--fixations recorded``.
 """
 
 from __future__ import annotations
@@ -58,11 +60,14 @@ class GazeSamples:
     # (N, 3, 3) and the eye's direction in the head (N, 3), gaze = head @ eye; resampling uses them.
     head: np.ndarray | None = None
     eye: np.ndarray | None = None
+    # (N,) bool: the dataset's own fixation labels, where it publishes them (d-sav360)
+    recorded_fixation: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.time_s)
-        if any(len(a) != n for a in (self.yaw, self.pitch, self.frame, self.head, self.eye) if a is not None):
-            raise ValueError("time, yaw, pitch, frame, head and eye must have one value per sample")
+        parts = (self.yaw, self.pitch, self.frame, self.head, self.eye, self.recorded_fixation)
+        if any(len(a) != n for a in parts if a is not None):
+            raise ValueError("time, yaw, pitch, frame, head, eye and fixation labels must have one value per sample")
 
     def select(self, keep: np.ndarray) -> GazeSamples:
         """The samples where ``keep`` is True."""
@@ -70,7 +75,8 @@ class GazeSamples:
             return None if values is None else values[keep]
 
         return GazeSamples(self.observer, self.time_s[keep], self.yaw[keep], self.pitch[keep], part(self.frame),
-                           list(self.notes), head=part(self.head), eye=part(self.eye))  # fmt: skip
+                           list(self.notes), head=part(self.head), eye=part(self.eye),
+                           recorded_fixation=part(self.recorded_fixation))  # fmt: skip
 
 
 def seconds_per_unit(timestamps: np.ndarray) -> float:
@@ -358,6 +364,10 @@ def read_dsav360(path: str | Path, video: str | None = None) -> list[GazeSamples
     v = np.array([float(r["v"]) for r in rows])
     t = np.array([float(r["t"]) for r in rows])
     ids = np.array([r["id"].strip() for r in rows])
+    # The dataset's own classification: fixation samples whose classification it holds valid.
+    labelled = all(k in rows[0] for k in ("fixation", "valid_fix_classification"))
+    recorded = (np.array([float(r["fixation"]) == 1 and float(r["valid_fix_classification"]) == 1 for r in rows])
+                if labelled else None)  # fmt: skip
     erroneous = (frame == 0) & (u == 0.5) & (v == 0.5)
     unit = seconds_per_unit(np.sort(t[ids == ids[0]]))  # one unit for the file, also for observers with one sample
     out = []
@@ -368,7 +378,8 @@ def read_dsav360(path: str | Path, video: str | None = None) -> list[GazeSamples
         times = t[keep][order]
         seconds = (times - times[0]) * unit
         notes = [f"dropped {int(((ids == name) & erroneous).sum())} erroneous sample(s) at frame 0 with u = v = 0.5"]
-        out.append(GazeSamples(name, seconds, yaw, pitch, frame[keep][order], notes))
+        labels = None if recorded is None else recorded[keep][order]
+        out.append(GazeSamples(name, seconds, yaw, pitch, frame[keep][order], notes, recorded_fixation=labels))
     return out
 
 

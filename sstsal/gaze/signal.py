@@ -98,6 +98,7 @@ def resample(samples: GazeSamples, rate_hz: float) -> GazeSamples:
     yaw, pitch = sphere.to_angles(vectors)
     frame = None if samples.frame is None else samples.frame[np.searchsorted(time, grid, side="right") - 1]
     notes = list(samples.notes) + [f"resampled from {len(time)} to {len(grid)} sample(s) at {rate_hz:g} Hz"]
+    # The dataset's own fixation labels belong to its samples: not carried to new ones.
     return GazeSamples(samples.observer, grid, yaw, pitch, frame, notes, head=head, eye=eye)
 
 
