@@ -192,19 +192,22 @@ def frame_ccs(ours: dict[int, np.ndarray], theirs: dict[int, np.ndarray], shift:
     return np.array(out)
 
 
-def dynamic_agreement(args: argparse.Namespace, toolbox_dir: Path, recording: str, quaternions: str) -> dict:
-    """``scripting/dynamicStimuli.py``'s processing against ``--profile salient360-dynamic``."""
+def dynamic_agreement(args: argparse.Namespace, toolbox_dir: Path, recording: str, quaternions: str, profile: str | None) -> dict:
+    """``scripting/dynamicStimuli.py``'s processing against ``--profile salient360-dynamic`` (or our defaults)."""
     width, height = args.size
     toolbox = run_toolbox(args.toolbox_python, RUN_TOOLBOX_DYNAMIC, str(toolbox_dir), recording, f"{height}x{width}", quaternions)
     gaze, fix, frame = toolbox["gaze"], toolbox["fix"], toolbox["frame"]
-    settings = GroundTruthSettings.from_config({"profile": "salient360-dynamic", "format": "salient360"})
+    settings = GroundTruthSettings.from_config({"profile": profile, "format": "salient360"})
     samples = prepare_samples(read_salient360(recording), settings.signal)
     ours = identify_fixations(samples, settings.fixation)
     labels = fixation_labels(samples, settings.fixation)
-    # Times from the first sample showing frame 1 in both (the toolbox's sample times in ms).
-    their_time = gaze[:, 9] / 1000.0
-    their_start, their_end = gaze[fix[:, 10].astype(int), 9] / 1000.0, gaze[np.minimum(fix[:, 11].astype(int) + 1, len(gaze) - 1), 9] / 1000.0
-    step = 1.0 / settings.signal.resample_hz
+    # The toolbox's sample times (ms) count from the first sample showing frame 1; ours from the
+    # first sample kept (the same one with the profile).
+    origin = float(samples.time_s[np.flatnonzero(samples.frame >= 1)[0]])
+    their_time = gaze[:, 9] / 1000.0 + origin
+    their_start = their_time[fix[:, 10].astype(int)]
+    their_end = their_time[np.minimum(fix[:, 11].astype(int) + 1, len(gaze) - 1)]
+    step = 1.0 / 90.0  # the toolbox's sample interval
     # Same fixation: start and end within one sample (the two 90 Hz grids drift apart by about a sample over 20 s).
     identical = sum(1 for f in ours if np.any((np.abs(their_start - f.start_s) <= 1.01 * step) & (np.abs(their_end - f.end_s) <= 1.01 * step)))
     their_labels = np.zeros(len(gaze), dtype=bool)
@@ -213,7 +216,7 @@ def dynamic_agreement(args: argparse.Namespace, toolbox_dir: Path, recording: st
     nearest = np.clip(np.searchsorted(samples.time_s, their_time - step / 2), 0, len(samples.time_s) - 1)
     alike = float((labels[nearest] == their_labels).mean())
     # One map per video frame: ours by frame number, the toolbox's stack row r is frame r + 1.
-    last = int(frame.max())
+    last = max(int(frame.max()), int(samples.frame.max()))
     truth = build_ground_truth("v", [samples], Timeline(args.fps, last + 1, tuple(range(last + 1))),
                                fixation_settings=settings.fixation, alignment=settings.alignment)  # fmt: skip
     our_maps = {f.number: gaussian_map(np.array([x[1] for x in f.fixations]), np.array([x[2] for x in f.fixations]), height, width, 2.0)
@@ -233,7 +236,7 @@ def dynamic_agreement(args: argparse.Namespace, toolbox_dir: Path, recording: st
         "cc_drawn": frame_ccs(our_maps, drawn), "cc_minus": frame_ccs(our_maps, their_maps, -1), "cc_plus": frame_ccs(our_maps, their_maps, 1),
     }  # fmt: skip
     cc = result["cc"]
-    print(f"{result['recording']} ({quaternions} quaternions): fixations ours {len(ours)}, toolbox {len(fix)} "
+    print(f"{result['recording']} ({quaternions} quaternions, ours {'--profile ' + profile if profile else 'defaults'}): fixations ours {len(ours)}, toolbox {len(fix)} "
           f"({100 * (len(ours) - len(fix)) / len(fix):+.1f} %), identical (start and end within a sample) {identical}; samples labelled "
           f"alike {100 * alike:.1f} %; per-frame CC over {len(cc)} frames with fixations: mean {cc.mean():.4f}, median "
           f"{np.median(cc):.4f}, min {cc.min():.4f}; with our drawing of its fixations mean {result['cc_drawn'].mean():.4f}; "
@@ -260,11 +263,11 @@ def main() -> None:
         recordings = [args.recording]
         if args.all_dynamic:
             recordings += [str(toolbox_dir / "data" / "raw_gaze" / f"rawDataDyn{i}.csv") for i in (2, 3)]
-        for quaternions in ("published", "continuous"):
-            results = [dynamic_agreement(args, toolbox_dir, r, quaternions) for r in recordings]
+        for quaternions, profile in (("published", None), ("published", "salient360-dynamic"), ("continuous", "salient360-dynamic")):
+            results = [dynamic_agreement(args, toolbox_dir, r, quaternions, profile) for r in recordings]
             if len(results) > 1:
                 cc = np.concatenate([r["cc"] for r in results])
-                print(f"all ({quaternions}): fixations ours {sum(r['ours'] for r in results)}, toolbox "
+                print(f"all ({quaternions}, {profile or 'defaults'}): fixations ours {sum(r['ours'] for r in results)}, toolbox "
                       f"{sum(r['toolbox'] for r in results)}; per-frame CC mean {cc.mean():.4f}, min {cc.min():.4f}")  # fmt: skip
 
 
