@@ -629,3 +629,14 @@ def test_dsav360_profile_uses_the_datasets_own_fixation_labels(tmp_path: Path):
     assert [(f.first, f.last, round(f.yaw)) for f in found] == [(10, 39, -90), (70, 79, 90), (81, 99, 90)]
     with pytest.raises(InputError, match="holds no fixation labels of its own"):
         identify_fixations(prepare_samples(samples, SignalSettings(resample_hz=90.0)), settings.fixation)
+
+
+def test_a_plain_read_of_another_formats_file_names_that_format(tmp_path: Path):
+    from sstsal.gaze.readers import format_of_columns
+
+    assert format_of_columns(SALIENT360_HEADER.split(",")) == "salient360"
+    assert format_of_columns(["video", "frame", "u", "v", "id", "t", "fixation"]) == "d-sav360"
+    assert format_of_columns(["t", "yaw", "pitch"]) is None
+    dsav = _write(tmp_path / "d.csv", "video,frame,u,v,id,t\n1,0,0.2,0.5,3,0\n")
+    with pytest.raises(InputError, match="they are the d-sav360 format's columns, give --format d-sav360"):
+        read_plain(dsav)
