@@ -16,7 +16,7 @@ from sstsal.cli import main
 from sstsal.errors import InputError
 from sstsal.evaluation import metrics
 from sstsal.gaze import sphere
-from sstsal.gaze.fixations import FixationSettings, angular_velocity, fixation_labels, identify_fixations
+from sstsal.gaze.fixations import FixationSettings, angular_velocity, fixation_labels, identify_fixations, smoothed_velocity
 from sstsal.gaze.maps import Alignment, MapSettings, Timeline, build_ground_truth, frame_maps, gaussian_map
 from sstsal.gaze.readers import (
     GazeSamples,
@@ -27,6 +27,7 @@ from sstsal.gaze.readers import (
     read_salient360,
     read_vr_eyetracking,
 )
+from sstsal.gaze.signal import SignalSettings, prepare_samples
 
 TOOLBOX_REFERENCE = Path(__file__).parent / "data" / "salient360_toolbox_rawDataDyn1.csv"
 
@@ -439,3 +440,203 @@ def test_cli_errors_are_one_line_and_write_nothing(tmp_path: Path, capsys):
     assert not out.exists()
     assert main(["groundtruth", str(gaze), "--out", str(out), "--name", "clip"]) == 2
     assert "give the video (--video) or its frame rate" in capsys.readouterr().err
+
+
+# --- the signal before fixations: start, resampling, smoothing; frames as recorded -----------------
+
+TOOLBOX_DYNAMIC_REFERENCE = Path(__file__).parent / "data" / "salient360_toolbox_dynamic_rawDataDyn1.csv"
+
+
+def _shown(frames: list[int], rate: float = 250.0, fps: float = 25.0) -> np.ndarray:
+    """The frame column of a recording at ``rate`` Hz of a headset that showed ``frames`` in turn,
+    each for one frame period."""
+    per_frame = int(round(rate / fps))
+    return np.repeat(np.array(frames), per_frame)
+
+
+def test_fixations_land_on_the_frames_the_headset_showed_when_it_repeats_and_skips_frames():
+    # The headset stalls on frame 4 (shown twice: the video runs a frame late from then on), then
+    # catches up by skipping frame 9; the observer looks at A while frames up to 6 are on screen
+    # and at B from frame 7 on.
+    frames = _shown([0, 1, 2, 3, 4, 4, 5, 6, 7, 8, 10, 11])
+    n = len(frames)
+    time = np.arange(n) / 250.0
+    on_b = frames >= 7
+    yaw = np.where(on_b, 40.0, 0.0)
+    switch = int(np.flatnonzero(on_b)[0])
+    yaw[switch : switch + 5] = np.linspace(0.0, 40.0, 7)[1:-1]  # a 20 ms saccade as frame 7 appears
+    samples = GazeSamples("o", time, yaw, np.zeros(n), frames)
+    timeline = Timeline(25.0, 12, tuple(range(12)))
+
+    def seen(truth) -> dict[int, list[int]]:
+        return {f.number: sorted({round(x[1]) for x in f.fixations}) for f in truth.frames}
+
+    by_frame = build_ground_truth("v", [samples], timeline)  # auto: the recorded frames
+    assert by_frame.record["alignment"]["mode"] == "frame"
+    assert seen(by_frame) == {**{k: [0] for k in range(7)}, **{k: [40] for k in range(7, 12)}}
+    # By the clock and the nominal frame rate, frame 7 gets A, the gaze while frame 6 was on screen.
+    assert seen(build_ground_truth("v", [samples], timeline, alignment=Alignment("time")))[7] == [0]
+    # Resampled to 90 Hz, every sample shows a frame the headset reported (never the skipped 9),
+    # and the fixations stay on the frames shown.
+    resampled = prepare_samples(samples, SignalSettings(resample_hz=90.0))
+    assert 9 not in set(resampled.frame.tolist()) and np.all(np.diff(resampled.frame) >= 0)
+    assert seen(build_ground_truth("v", [resampled], timeline)) == seen(by_frame)
+
+
+def test_start_frame_drops_what_came_before_and_needs_a_frame_column():
+    frames = _shown([0, 0, 0, 1, 2, 3])
+    samples = GazeSamples("o", np.arange(len(frames)) / 250.0, np.zeros(len(frames)), np.zeros(len(frames)), frames)
+    started = prepare_samples(samples, SignalSettings(start_frame=1))
+    assert started.frame[0] == 1 and len(started.time_s) == 30 and started.time_s[0] == 0.0
+    assert any("started at frame 1: dropped 30 sample(s)" in n for n in started.notes)
+    with pytest.raises(InputError, match="needs a recording with a frame column"):
+        prepare_samples(GazeSamples("o", samples.time_s, samples.yaw, samples.pitch), SignalSettings(start_frame=1))
+    with pytest.raises(InputError, match="never shows frame 9"):
+        prepare_samples(samples, SignalSettings(start_frame=9))
+
+
+def test_resampling_interpolates_head_and_eye_apart_and_keeps_the_rate():
+    # A head turning at 30 deg/s reported at 90 Hz in a 250 Hz eye stream (the steps a Salient360!
+    # file has), the eye still in the head: resampled, the gaze turns smoothly at 30 deg/s.
+    time = np.arange(500) / 250.0
+    head_time = np.floor(time * 90.0) / 90.0  # the head pose the engine last reported
+    angle = np.radians(30.0 * head_time)
+    head = np.zeros((500, 3, 3))
+    head[:, 0, 0] = head[:, 2, 2] = np.cos(angle)
+    head[:, 0, 2], head[:, 2, 0] = np.sin(angle), -np.sin(angle)
+    head[:, 1, 1] = 1.0
+    eye = np.tile([0.0, 0.0, 1.0], (500, 1))
+    yaw, pitch = sphere.to_angles(np.einsum("nij,nj->ni", head, eye))
+    stepped = GazeSamples("o", time, yaw, pitch, head=head, eye=eye)
+    resampled = prepare_samples(stepped, SignalSettings(resample_hz=90.0))
+    np.testing.assert_allclose(np.diff(resampled.time_s), 1 / 90.0, atol=1e-12)
+    assert len(resampled.time_s) == int(np.floor(time[-1] * 90)) + 1
+    # The poses reach the eye stream up to 4 ms late, so the resampled velocity keeps some jitter
+    # (25-40 deg/s); sample by sample, the steps swing it between 0 and 80 deg/s.
+    smooth, raw = angular_velocity(resampled)[3:-3], angular_velocity(stepped)
+    assert np.mean(smooth) == pytest.approx(30.0, rel=0.02) and np.ptp(smooth) < 20 and np.ptp(raw) > 60
+
+
+def test_velocity_smoothing_and_outliers():
+    # A single fast sample (a tracker glitch) in a long fixation: dropped as a velocity outlier.
+    samples = _scanpath([(0, 0, 0), (0, 0, 0.4)])
+    samples.yaw[50] += 8.0
+    kept = prepare_samples(samples, SignalSettings(outlier_sd=5.0))
+    assert len(kept.time_s) == len(samples.time_s) - 2  # the sample before the jump and the jump itself
+    assert len(identify_fixations(kept)) == 1
+    # Savitzky-Golay smoothing of the velocity, window 9, order 2, as scipy computes it.
+    from scipy.signal import savgol_filter
+
+    settings = FixationSettings(smoothing_window=9, smoothing_order=2)
+    np.testing.assert_allclose(smoothed_velocity(samples, settings), savgol_filter(angular_velocity(samples), 9, 2))
+    with pytest.raises(InputError, match="odd number of samples above the order"):
+        FixationSettings(smoothing_window=8).check()
+    with pytest.raises(InputError, match="resampling rate"):
+        SignalSettings(resample_hz=0.5).check()
+
+
+def test_profiles_set_their_values_and_given_keys_override_them():
+    from sstsal.gaze.groundtruth import PROFILES, GroundTruthSettings
+
+    dynamic = GroundTruthSettings.from_config({"profile": "salient360-dynamic", "format": "salient360"})
+    assert (dynamic.signal.start_frame, dynamic.signal.resample_hz, dynamic.signal.outlier_sd) == (1, 90.0, 5.0)
+    assert (dynamic.fixation.smoothing_window, dynamic.fixation.smoothing_order, dynamic.alignment.mode) == (9, 2, "frame")
+    assert dynamic.record()["profile"] == "salient360-dynamic"
+    assert GroundTruthSettings.from_config({"profile": "salient360-dynamic", "sigma_deg": 3.0}).map.sigma_deg == 3.0
+    default = GroundTruthSettings.from_config({})
+    assert default == GroundTruthSettings() and default.signal == SignalSettings()  # today's defaults unchanged
+    assert GroundTruthSettings.from_config({"profile": "pvs-hm"}).fixation.method == "samples"
+    assert set(PROFILES) >= {"salient360-dynamic", "pvs-hm"}
+    with pytest.raises(InputError, match="unknown processing profile 'toolbox'"):
+        GroundTruthSettings.from_config({"profile": "toolbox"})
+
+
+def _toolbox_dynamic(quaternions: str) -> list[tuple[float, float, int, int]]:
+    with TOOLBOX_DYNAMIC_REFERENCE.open(newline="") as handle:
+        rows = [r for r in csv.DictReader(handle) if r["quaternions"] == quaternions]
+    out = []
+    for r in rows:
+        yaw, pitch = sphere.normalised_to_angles(float(r["long"]), float(r["lat"]))
+        out.append((float(yaw), float(pitch), int(r["first_frame"]), int(r["last_frame"])))
+    return out
+
+
+def test_salient360_dynamic_profile_reproduces_the_toolbox_video_script():
+    """``--profile salient360-dynamic`` against the toolbox's own dynamicStimuli.py processing of the
+    shared recording (its head quaternions kept on one hemisphere, see docs/eye-tracking.md)."""
+    from sstsal.gaze.groundtruth import GroundTruthSettings
+
+    settings = GroundTruthSettings.from_config({"profile": "salient360-dynamic", "format": "salient360"})
+    samples = prepare_samples(read_salient360(shared_path("gaze/rawDataDyn1.csv")), settings.signal)
+    theirs = _toolbox_dynamic("continuous")
+    truth = build_ground_truth("v", [samples], Timeline(25.0, 503, tuple(range(503))),
+                               fixation_settings=settings.fixation, alignment=settings.alignment)  # fmt: skip
+    assert abs(len(truth.fixations) - len(theirs)) <= 0.05 * len(theirs)
+
+    def maps_of(points: dict[int, list[tuple[float, float]]]) -> dict[int, np.ndarray]:
+        return {n: gaussian_map(np.array([p[0] for p in v]), np.array([p[1] for p in v]), 64, 128, 2.0) for n, v in points.items()}
+
+    ours = maps_of({f.number: [(x[1], x[2]) for x in f.fixations] for f in truth.frames if f.fixations})
+    points: dict[int, list[tuple[float, float]]] = {}
+    for yaw, pitch, first, last in theirs:
+        for n in range(first, last + 1):
+            points.setdefault(n, []).append((yaw, pitch))
+    toolbox = maps_of(points)
+
+    def mean_cc(shift: int) -> float:
+        frames = sorted(set(ours) | {n - shift for n in toolbox})
+        return float(np.mean([metrics.cc(ours[n], toolbox[n + shift]) if n in ours and n + shift in toolbox else 0.0 for n in frames]))
+
+    aligned = mean_cc(0)
+    assert aligned >= 0.95
+    # A one-frame offset either way (e.g. the toolbox's stack row r taken for frame r) is caught.
+    assert mean_cc(1) < aligned - 0.1 and mean_cc(-1) < aligned - 0.1
+
+
+def test_cli_profile_and_format_hint(tmp_path: Path, capsys):
+    recording = shared_path("gaze/rawDataDyn1.csv")
+    out = tmp_path / "gt"
+    assert main(["groundtruth", str(recording), "--out", str(out), "--name", "porto", "--fps", "25", "--frame-count", "503"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "they are the salient360 format's columns, give --format salient360" in err[0]
+    assert not out.exists()
+    assert main(["groundtruth", str(recording), "--format", "salient360", "--profile", "salient360-dynamic", "--out", str(out),
+                 "--name", "porto", "--fps", "25", "--frame-count", "503", "--sampling", "all", "--size", "64x32"]) == 0  # fmt: skip
+    record = json.loads((out / "porto.json").read_text())
+    assert record["settings"]["profile"] == "salient360-dynamic" and record["alignment"]["mode"] == "frame"
+    notes = " ".join(record["observers"]["rawDataDyn1"]["notes"])
+    assert "started at frame 1" in notes and "at 90 Hz" in notes
+    assert not (out / "porto" / "porto_0000.png").exists()  # frame 0 (the player starting) is before the data
+
+
+def test_dsav360_profile_uses_the_datasets_own_fixation_labels(tmp_path: Path):
+    from sstsal.gaze.groundtruth import GroundTruthSettings
+
+    # One participant at 125 Hz (t in ms) over 60 frames at 60 fps: the dataset labels samples 10-39
+    # a fixation at u = 0.25 and samples 70-99 one at u = 0.75 (one of them not validly classified).
+    lines = ["video,frame,u,v,id,t,fixation,valid_fix_classification"]
+    for k in range(125):
+        u = 0.25 if k < 60 else 0.75
+        fixation = int(10 <= k < 40 or 70 <= k < 100)
+        valid = int(not k == 80)
+        lines.append(f"7,{int(k * 60 / 125)},{u},0.5,3,{k * 8},{fixation},{valid}")
+    path = _write(tmp_path / "gaze.csv", "\n".join(lines) + "\n")
+    (samples,) = read_dsav360(path, "7")
+    assert samples.recorded_fixation.sum() == 59
+    settings = GroundTruthSettings.from_config({"profile": "d-sav360", "format": "d-sav360"})
+    assert settings.map.sigma_deg == 5.0
+    found = identify_fixations(samples, settings.fixation)
+    assert [(f.first, f.last, round(f.yaw)) for f in found] == [(10, 39, -90), (70, 79, 90), (81, 99, 90)]
+    with pytest.raises(InputError, match="holds no fixation labels of its own"):
+        identify_fixations(prepare_samples(samples, SignalSettings(resample_hz=90.0)), settings.fixation)
+
+
+def test_a_plain_read_of_another_formats_file_names_that_format(tmp_path: Path):
+    from sstsal.gaze.readers import format_of_columns
+
+    assert format_of_columns(SALIENT360_HEADER.split(",")) == "salient360"
+    assert format_of_columns(["video", "frame", "u", "v", "id", "t", "fixation"]) == "d-sav360"
+    assert format_of_columns(["t", "yaw", "pitch"]) is None
+    dsav = _write(tmp_path / "d.csv", "video,frame,u,v,id,t\n1,0,0.2,0.5,3,0\n")
+    with pytest.raises(InputError, match="they are the d-sav360 format's columns, give --format d-sav360"):
+        read_plain(dsav)

@@ -76,6 +76,16 @@ def test_a_changed_gaze_setting_rebuilds_the_ground_truth(run):
     assert "rule groundtruth" in dry.stdout and "rule evaluate" in dry.stdout and "rule inference" not in dry.stdout
 
 
+def test_a_profile_rebuilds_the_ground_truth_and_keys_given_with_it_win(run):
+    workdir, config = run
+    profiled = dict(config, gaze=dict(config["gaze"], profile="pvs-hm"))  # every sample a point; sigma 6 stays
+    dry = run_snakemake(workdir, profiled, "--dry-run", config_name="profile.yaml")
+    assert "rule groundtruth" in dry.stdout and "rule inference" not in dry.stdout
+    bad = dict(config, gaze=dict(config["gaze"], profile="salient360-dynamic"))  # plain recordings: no frame column
+    failed = run_snakemake(workdir, bad, "--forcerun", "groundtruth", check=False, config_name="dynamic.yaml")
+    assert failed.returncode != 0 and "needs a recording with a frame column" in failed.stdout + failed.stderr
+
+
 def test_bad_gaze_stops_with_one_line(run, tmp_path: Path):
     workdir, config = run
     gaze = tmp_path / "gaze"

@@ -16,6 +16,8 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from sstsal.gaze.fixations import METHODS
+    from sstsal.gaze.groundtruth import PROFILES
     from sstsal.gaze.maps import ALIGNMENTS
     from sstsal.gaze.readers import EYES, FORMATS
 
@@ -41,17 +43,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     timing.add_argument("--sampling", choices=["published", "exact", "all"], default="published",
                         help="without --frames: which frames (as `sstsal extract`; all: every frame)")  # fmt: skip
     timing.add_argument("--sample-fps", type=float, default=8.0, help="frames per second for --sampling exact")
-    timing.add_argument("--align", choices=ALIGNMENTS, default="auto",
-                        help="video time from the recording's clock (time) or its video frame column (frame); auto: frame when recorded")  # fmt: skip
+    timing.add_argument("--align", choices=ALIGNMENTS, default=None,
+                        help="video time from the recording's clock (time) or its video frame column (frame); auto (default): frame when recorded")  # fmt: skip
     timing.add_argument("--offset", type=float, default=0.0, metavar="S", help="video time at the recording's start, seconds (default 0)")
     timing.add_argument("--tolerance", type=float, default=0.5, metavar="S",
                         help="how much shorter or longer than the video a recording may be (default 0.5 s)")  # fmt: skip
-    method = parser.add_argument_group("fixations and maps")
-    method.add_argument("--eye", choices=EYES, default="right", help="which eye (or the head only) where the format has both (default right, as the Salient360! toolbox)")
-    method.add_argument("--fixations", choices=["ivt", "samples"], default="ivt", help="ivt (default) or every sample as a fixation point")
-    method.add_argument("--velocity-threshold", type=float, default=120.0, metavar="DEG_S", help="I-VT threshold (default 120 deg/s)")
-    method.add_argument("--min-fixation", type=float, default=0.080, metavar="S", help="shortest fixation kept (default 0.080 s)")
-    method.add_argument("--sigma", type=float, default=2.0, metavar="DEG", help="Gaussian sigma in degrees (default 2)")
+    method = parser.add_argument_group("processing (defaults, or the --profile's values)")
+    method.add_argument("--profile", choices=sorted(PROFILES),
+                        help="a dataset's own processing in one flag (salient360-dynamic: the Salient360! toolbox's video script); "
+                             "options given with it override its values")  # fmt: skip
+    method.add_argument("--start-frame", type=int, metavar="N", help="start at the first sample showing video frame N (default: the first sample)")
+    method.add_argument("--resample", type=float, metavar="HZ", help="resample the gaze to this rate first (default: as recorded)")
+    method.add_argument("--outlier-sd", type=float, metavar="SD", help="drop samples whose velocity lies this many SD from the mean (default: none)")
+    method.add_argument("--smoothing-window", type=int, metavar="N", help="Savitzky-Golay window of the velocity, odd, in samples (default 0: none)")
+    method.add_argument("--smoothing-order", type=int, metavar="K", help="Savitzky-Golay polynomial order (default 2)")
+    method.add_argument("--eye", choices=EYES, help="which eye (or the head only) where the format has both (default right, as the Salient360! toolbox)")
+    method.add_argument("--fixations", choices=list(METHODS), help="ivt (default), samples (every sample a fixation point) or recorded (the dataset's own fixation labels: D-SAV360)")
+    method.add_argument("--velocity-threshold", type=float, metavar="DEG_S", help="I-VT threshold (default 120 deg/s)")
+    method.add_argument("--min-fixation", type=float, metavar="S", help="shortest fixation kept (default 0.080 s)")
+    method.add_argument("--sigma", type=float, metavar="DEG", help="Gaussian sigma in degrees (default 2)")
     method.add_argument("--size", type=_size, default=(1024, 512), metavar="WxH", help="map size (default 1024x512)")
     export = parser.add_argument_group("exports")
     export.add_argument("--export-salient360", type=Path, metavar="DIR", help="also write the .bin float32 stack and scanpath CSVs")
@@ -64,18 +74,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sstsal.errors import InputError
-    from sstsal.gaze.fixations import FixationSettings
     from sstsal.gaze.groundtruth import GroundTruthSettings, make_ground_truth, timeline_for
-    from sstsal.gaze.maps import Alignment, MapSettings
 
-    settings = GroundTruthSettings(
-        format=args.format,
-        eye=args.eye,
-        alignment=Alignment(args.align, args.offset, args.tolerance),
-        fixation=FixationSettings(args.fixations, args.velocity_threshold, args.min_fixation),
-        map=MapSettings(args.size[0], args.size[1], args.sigma),
-    )
-    settings.check()
+    # The workflow's gaze.* keys; None: the profile's value or the default.
+    settings = GroundTruthSettings.from_config({
+        "profile": args.profile, "format": args.format, "eye": args.eye, "align": args.align, "offset_s": args.offset,
+        "tolerance_s": args.tolerance, "start_frame": args.start_frame, "resample_hz": args.resample,
+        "outlier_sd": args.outlier_sd, "smoothing_window": args.smoothing_window, "smoothing_order": args.smoothing_order,
+        "fixations": args.fixations, "velocity_threshold_deg_s": args.velocity_threshold, "min_fixation_s": args.min_fixation,
+        "sigma_deg": args.sigma, "width": args.size[0], "height": args.size[1],
+    })  # fmt: skip
     if args.pysaliency_model is not None and args.export_pysaliency is None:
         raise InputError("--pysaliency-model needs --export-pysaliency DIR")
     timeline = timeline_for(video=args.video, fps=args.fps, frame_count=args.frame_count, frames_dir=args.frames,

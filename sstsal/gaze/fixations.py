@@ -6,6 +6,10 @@ sample whose label differs from both neighbours takes its predecessor's label (n
 event); fixations shorter than 80 ms become saccade samples. A fixation's direction is the
 normalised mean of its samples' unit vectors; it lasts from its first sample to the sample
 after its last one.
+
+With ``smoothing_window`` the velocity is smoothed by a Savitzky-Golay filter (that window in
+samples, polynomial order ``smoothing_order``) before the threshold, as the toolbox's video script
+does (window 9, order 2, on gaze resampled to 90 Hz).
 """
 
 from __future__ import annotations
@@ -18,21 +22,28 @@ from sstsal.errors import InputError
 from sstsal.gaze import sphere
 from sstsal.gaze.readers import GazeSamples
 
-METHODS: tuple[str, ...] = ("ivt", "samples")
+METHODS: tuple[str, ...] = ("ivt", "samples", "recorded")
 
 
 @dataclass(frozen=True)
 class FixationSettings:
-    """How fixations are identified: ``ivt`` (velocity threshold) or ``samples`` (every valid
-    sample is a fixation point, for head-only data or maps of raw gaze)."""
+    """How fixations are identified: ``ivt`` (velocity threshold), ``samples`` (every valid
+    sample is a fixation point, for head-only data or maps of raw gaze) or ``recorded`` (the
+    dataset's own fixation labels, as D-SAV360 publishes them)."""
 
     method: str = "ivt"
     velocity_threshold_deg_s: float = 120.0
     min_duration_s: float = 0.080
+    smoothing_window: int = 0  # Savitzky-Golay window of the velocity in samples; 0: not smoothed
+    smoothing_order: int = 2
 
     def check(self) -> None:
         if self.method not in METHODS:
             raise InputError(f"unknown fixation method {self.method!r}: use one of {', '.join(METHODS)}")
+        if self.smoothing_window and (self.smoothing_window % 2 == 0 or self.smoothing_window <= self.smoothing_order
+                                      or self.smoothing_order < 0):  # fmt: skip
+            raise InputError(f"the Savitzky-Golay window must be an odd number of samples above the order (0 for none), "
+                             f"got window {self.smoothing_window}, order {self.smoothing_order}")  # fmt: skip
         if self.velocity_threshold_deg_s <= 0:
             raise InputError(f"the I-VT velocity threshold must be positive, got {self.velocity_threshold_deg_s} deg/s")
         if self.min_duration_s < 0:
@@ -67,6 +78,18 @@ def angular_velocity(samples: GazeSamples) -> np.ndarray:
     return np.append(velocity, velocity[-1])
 
 
+def smoothed_velocity(samples: GazeSamples, settings: FixationSettings) -> np.ndarray:
+    """``(N,)`` deg/s, smoothed as ``settings`` say (unchanged when the recording is shorter than the window)."""
+    velocity = angular_velocity(samples)
+    if not settings.smoothing_window or len(velocity) < settings.smoothing_window:
+        return velocity
+    from scipy.signal import savgol_filter
+
+    # A repeated timestamp (infinite velocity) stays a saccade after smoothing.
+    finite = np.nan_to_num(velocity, posinf=1e6)
+    return savgol_filter(finite, settings.smoothing_window, settings.smoothing_order)
+
+
 def _flip_isolated(labels: np.ndarray) -> None:
     """A label differing from both neighbours takes its predecessor's (in place, left to right)."""
     for i in range(1, len(labels) - 1):
@@ -86,7 +109,12 @@ def fixation_labels(samples: GazeSamples, settings: FixationSettings) -> np.ndar
     settings.check()
     if settings.method == "samples":
         return np.ones(len(samples.time_s), dtype=bool)
-    labels = angular_velocity(samples) <= settings.velocity_threshold_deg_s
+    if settings.method == "recorded":
+        if samples.recorded_fixation is None:
+            raise InputError(f"observer {samples.observer}: the recording holds no fixation labels of its own "
+                             "(or they were resampled away): use --fixations ivt")  # fmt: skip
+        return samples.recorded_fixation.copy()
+    labels = smoothed_velocity(samples, settings) <= settings.velocity_threshold_deg_s
     _flip_isolated(labels)
     time = samples.time_s
     for first, last in _runs(labels):

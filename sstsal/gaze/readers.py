@@ -23,6 +23,8 @@ Formats (``FORMATS``):
 * ``d-sav360`` - D-SAV360 (Bernal-Berdun et al., 2023): CSVs with columns ``video, frame, u,
   v, id, t`` (u, v image fractions from the top-left corner; ``frame`` the video frame shown).
   Rows at frame 0 with u = v = 0.5 are the dataset's known erroneous samples and are dropped.
+  Its own fixation labels (``fixation`` and ``valid_fix_classification`` both 1) are kept for
+  ``--fixations recorded``.
 """
 
 from __future__ import annotations
@@ -54,18 +56,27 @@ class GazeSamples:
     pitch: np.ndarray  # (N,) degrees
     frame: np.ndarray | None = None  # (N,) video frame index shown, when the format records it
     notes: list[str] = field(default_factory=list)  # what the reader repaired or dropped
+    # Where a format records them apart (salient360): the head's rotation into video directions
+    # (N, 3, 3) and the eye's direction in the head (N, 3), gaze = head @ eye; resampling uses them.
+    head: np.ndarray | None = None
+    eye: np.ndarray | None = None
+    # (N,) bool: the dataset's own fixation labels, where it publishes them (d-sav360)
+    recorded_fixation: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.time_s)
-        if len(self.yaw) != n or len(self.pitch) != n or (self.frame is not None and len(self.frame) != n):
-            raise ValueError("time, yaw, pitch and frame must have one value per sample")
+        parts = (self.yaw, self.pitch, self.frame, self.head, self.eye, self.recorded_fixation)
+        if any(len(a) != n for a in parts if a is not None):
+            raise ValueError("time, yaw, pitch, frame, head, eye and fixation labels must have one value per sample")
 
     def select(self, keep: np.ndarray) -> GazeSamples:
         """The samples where ``keep`` is True."""
-        return GazeSamples(
-            self.observer, self.time_s[keep], self.yaw[keep], self.pitch[keep],
-            None if self.frame is None else self.frame[keep], list(self.notes),
-        )  # fmt: skip
+        def part(values: np.ndarray | None) -> np.ndarray | None:
+            return None if values is None else values[keep]
+
+        return GazeSamples(self.observer, self.time_s[keep], self.yaw[keep], self.pitch[keep], part(self.frame),
+                           list(self.notes), head=part(self.head), eye=part(self.eye),
+                           recorded_fixation=part(self.recorded_fixation))  # fmt: skip
 
 
 def seconds_per_unit(timestamps: np.ndarray) -> float:
@@ -195,7 +206,12 @@ def read_salient360(path: str | Path, *, eye: str = "right", observer: str | Non
     world = np.einsum("nij,nj->ni", rotation[keep], eye_dir[keep])
     yaw, pitch = salient360_world_to_angles(world)
     seconds = (time[keep] - time[keep][0]) * seconds_per_unit(time[keep])
-    return GazeSamples(observer or path.stem, seconds, yaw, pitch, None if frame is None else frame[keep].astype(np.int64), notes)
+    return GazeSamples(observer or path.stem, seconds, yaw, pitch, None if frame is None else frame[keep].astype(np.int64), notes,
+                       head=SALIENT360_TO_VIDEO @ rotation[keep], eye=eye_dir[keep])  # fmt: skip
+
+
+# The placement below as a rotation: a scene direction (x, y, z) is the video direction (-z, -y, -x).
+SALIENT360_TO_VIDEO = np.array([[0.0, 0.0, -1.0], [0.0, -1.0, 0.0], [-1.0, 0.0, 0.0]])
 
 
 def salient360_world_to_angles(world: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,6 +230,18 @@ def salient360_world_to_angles(world: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return yaw, pitch
 
 
+def format_of_columns(header: list[str]) -> str | None:
+    """The CSV format (other than plain) whose columns ``header`` has, or None."""
+    if {"video", "frame", "u", "v", "id", "t"} <= {h.strip() for h in header}:
+        return "d-sav360"
+    head = [h for h in header if h]
+    has_time = _find(head, "oculots", "oculotimestamp", "ocutimestamp", "etts", "timestamp", "ts") is not None
+    has_head = all(_find(head, n) is not None for n in ("campitch", "camyaw", "camroll")) or any(
+        _find(head, n) is not None for n in ("wcam", "camw", "headw", "camerarotationw", "camrotationw")
+    )
+    return "salient360" if has_time and has_head else None
+
+
 def read_plain(path: str | Path) -> list[GazeSamples]:
     """The plain CSV (see the module docstring): one :class:`GazeSamples` per observer."""
     path = Path(path)
@@ -225,9 +253,11 @@ def read_plain(path: str | Path) -> list[GazeSamples]:
                                ("pixels", ("x", "y", "width", "height")))
              if all(c in header for c in cols)]  # fmt: skip
     if "time_s" not in header or not kinds:
+        known = format_of_columns(reader.fieldnames or [])
+        hint = f": they are the {known} format's columns, give --format {known} (gaze.format: {known} in the workflow)" if known else ""
         raise InputError(
             f"{path} needs the columns time_s, observer and yaw,pitch (degrees; or x,y,z unit vectors, u,v image "
-            f"fractions, or x,y,width,height pixels); it has {', '.join(reader.fieldnames or []) or 'no header'}"
+            f"fractions, or x,y,width,height pixels); it has {', '.join(reader.fieldnames or []) or 'no header'}{hint}"
         )
     if not rows:
         raise InputError(f"{path} holds no gaze samples")
@@ -334,6 +364,10 @@ def read_dsav360(path: str | Path, video: str | None = None) -> list[GazeSamples
     v = np.array([float(r["v"]) for r in rows])
     t = np.array([float(r["t"]) for r in rows])
     ids = np.array([r["id"].strip() for r in rows])
+    # The dataset's own classification: fixation samples whose classification it holds valid.
+    labelled = all(k in rows[0] for k in ("fixation", "valid_fix_classification"))
+    recorded = (np.array([float(r["fixation"]) == 1 and float(r["valid_fix_classification"]) == 1 for r in rows])
+                if labelled else None)  # fmt: skip
     erroneous = (frame == 0) & (u == 0.5) & (v == 0.5)
     unit = seconds_per_unit(np.sort(t[ids == ids[0]]))  # one unit for the file, also for observers with one sample
     out = []
@@ -344,7 +378,8 @@ def read_dsav360(path: str | Path, video: str | None = None) -> list[GazeSamples
         times = t[keep][order]
         seconds = (times - times[0]) * unit
         notes = [f"dropped {int(((ids == name) & erroneous).sum())} erroneous sample(s) at frame 0 with u = v = 0.5"]
-        out.append(GazeSamples(name, seconds, yaw, pitch, frame[keep][order], notes))
+        labels = None if recorded is None else recorded[keep][order]
+        out.append(GazeSamples(name, seconds, yaw, pitch, frame[keep][order], notes, recorded_fixation=labels))
     return out
 
 

@@ -29,7 +29,7 @@ rule evaluate:
     params:
         version=stage_version("evaluation"),
         # the inter-observer baseline draws its maps as the ground truth's
-        observer_sigma=config["gaze"]["sigma_deg"],
+        observer_sigma=GAZE_SETTINGS.map.sigma_deg,
     script:
         "../scripts/evaluate.py"
 

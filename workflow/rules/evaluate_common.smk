@@ -8,13 +8,19 @@
 
 import types
 
+from sstsal.errors import InputError
 from sstsal.evaluation.evaluate import ground_truth_for
 from sstsal.evaluation.metrics import METRIC_NAMES
+from sstsal.gaze.groundtruth import GroundTruthSettings
 from sstsal.gaze.readers import recordings_for
 
 GROUND_TRUTH = config.get("ground_truth")
 GAZE_FORMAT = config["gaze"]["format"]
 GAZE_TRUTH = f"{RESULTS}/ground_truth"  # maps and fixations built from raw gaze
+try:  # the gaze.* keys with the profile's values and the defaults filled in, checked once
+    GAZE_SETTINGS = GroundTruthSettings.from_config(config["gaze"])
+except InputError as error:
+    raise WorkflowError(f"gaze: {error}")
 if GROUND_TRUTH and not Path(GROUND_TRUTH).is_dir():
     raise WorkflowError(
         f"ground_truth folder {GROUND_TRUTH} does not exist: give the folder holding <video>/ saliency maps "
