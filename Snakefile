@@ -30,10 +30,11 @@ include: "workflow/rules/summary.smk"
 include: "workflow/rules/viewing.smk"  # director.mp4 and viewer.html: ways to see the result
 include: "workflow/rules/provenance.smk"  # results/<video>/provenance.json from each stage's record
 include: "workflow/rules/evaluate.smk"  # ground_truth set: metrics per video, summary, plots; `snakemake train`
+include: "workflow/rules/streaming.smk"  # tiles.csv per video; encode.enabled: encoded/ (ROI and uniform)
 
 
 rule all:
     default_target: True
     input:
-        all_outputs() + evaluation_outputs() + viewing_outputs(),
+        all_outputs() + evaluation_outputs() + viewing_outputs() + streaming_outputs(),
     localrule: True

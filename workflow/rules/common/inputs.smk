@@ -206,6 +206,7 @@ def stage_records(wildcards):
             stages += ["director_path", "director"]
         if config["viewer"]["enabled"]:
             stages += ["director_path", "viewer"]
+        stages += ["tiles"] + (["encode"] if config["encode"]["enabled"] else [])
     if not BYO_FRAMES:
         stages += ["extract_frames"]
     if USE_FLOW and not BYO_FLOW:
@@ -254,7 +255,11 @@ def saliency_chunk_records(wildcards):
 def video_outputs(video):
     """The final files of one video (what `rule all` asks of it)."""
     prefix = result(video, "")
-    return [p for p in all_outputs() + viewing_outputs() if p.startswith(prefix)]
+    return [
+        p
+        for p in all_outputs() + viewing_outputs() + streaming_outputs()
+        if p.startswith(prefix)
+    ]
 
 
 # ---- ways to see the result (rules in viewing.smk) ------------------------------------------
@@ -267,6 +272,20 @@ def viewing_outputs():
     )
     if names:
         names.append("director.csv")
+    return [
+        result(video, name)
+        for video, source in VIDEOS.items()
+        if source is not None
+        for name in names
+    ]
+
+
+# ---- streaming (rules in streaming.smk) -------------------------------------------------------
+
+
+def streaming_outputs():
+    """tiles.csv (and encoded/ with encode.enabled) of every video with a source file."""
+    names = ["tiles.csv"] + (["encoded"] if config["encode"]["enabled"] else [])
     return [
         result(video, name)
         for video, source in VIDEOS.items()
