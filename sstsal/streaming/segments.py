@@ -53,7 +53,7 @@ def video_segments(frame_count: int, fps: float, segment_s: float) -> list[Segme
         raise InputError(f"cannot cut {frame_count} frames at {fps} fps into segments: probe the video again")
     if segment_s * fps < 1:
         raise InputError(f"a segment of {segment_s} s holds no frame at {fps:g} fps: give at least {1 / fps:.3g} s")
-    count = math.ceil(frame_count / (segment_s * fps) - 1e-9)
+    count = math.floor((frame_count - 1) / fps / segment_s + 1e-9) + 1  # the last frame's segment, and those before
     # the first frame at or after k * segment_s (1e-9: a boundary on a frame's time belongs to it)
     starts = [min(frame_count, math.ceil(k * segment_s * fps - 1e-9)) for k in range(count)] + [frame_count]
     return [Segment(k, a, b, fps) for k, (a, b) in enumerate(zip(starts[:-1], starts[1:]))]
