@@ -197,6 +197,11 @@ def test_ws_psnr_weights_and_salient_region():
     region = salient_region(density, (256, 128), 0.2)
     area = (region * row_solid_angles(128)[:, None] / 256).sum()
     assert 0.2 <= area < 0.21 and region[64, int((45 + 180) / 360 * 256)] and not region[64, int((-135 + 180) / 360 * 256)]
+    # a sharp map, zero almost everywhere: the region grows around the spot, not from the image's top rows
+    sharp = np.zeros((60, 120))
+    sharp[20:24, 10:14] = 1.0
+    region = salient_region(sphere_densities(sharp[None])[0], (240, 120), 0.2)
+    assert region[44, 24] and not region[0].any() and not region[:, 120].any()
 
 
 # ---- encoding -----------------------------------------------------------------------------
@@ -223,10 +228,18 @@ def steered(tmp_path_factory):
     return folder, clip
 
 
-def test_roi_encode_moves_quality_to_the_salient_tile_at_equal_size(steered):
+@pytest.fixture(scope="module")
+def x264(steered):
+    """The uniform and ROI encodes of the steered clip (libx264, two-pass at 40 kbit/s) and their record."""
     folder, clip = steered
     out = folder / "x264"
     record = encode_video(clip, folder / "tiles.csv", out, settings=EncodeSettings(preset="veryfast", bitrate_kbps=40))
+    return out, record
+
+
+def test_roi_encode_moves_quality_to_the_salient_tile_at_equal_size(steered, x264):
+    folder, clip = steered
+    out, record = x264
     uniform, roi = out / "uniform.mp4", out / "roi.mp4"
     assert abs(uniform.stat().st_size / roi.stat().st_size - 1) < 0.02
     assert abs(record["size_ratio"] - 1) <= 0.01 and len(record["segments"]) == 3
@@ -276,7 +289,37 @@ def test_encode_refuses_tiles_of_another_video_before_work(steered, tmp_path):
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
     with pytest.raises(InputError, match="encoder must be one of"):
         EncodeSettings(encoder="h264_nvenc")
-    layout, shares, _ = read_tiles(folder / "tiles.csv")
-    offsets = qp_offsets(shares[0], layout.tiles(), 6.0)
-    assert min(offsets.values()) == -6.0 and max(offsets.values()) == 6.0
-    assert qp_offsets(shares[0], layout.tiles(), 0.0) == {t.name: 0.0 for t in layout.tiles()}
+    layout, scores, _ = read_tiles(folder / "tiles.csv")
+    assert scores[0]["r1c2"][1] == 1.0 and scores[0]["r1c2"][0] > 0.5  # (share, viewport_p) of the hot tile
+    for steer in ("viewport", "share"):
+        offsets = qp_offsets(scores[0], layout.tiles(), 6.0, steer)
+        assert offsets["r1c2"] == -6.0 and offsets["r3c6"] == 6.0 and set(offsets) == {t.name for t in layout.tiles()}
+        assert qp_offsets(scores[0], layout.tiles(), 0.0, steer) == {t.name: 0.0 for t in layout.tiles()}
+    # a viewport around the hot tile also covers its neighbours: finer there too when steered by viewports
+    assert qp_offsets(scores[0], layout.tiles(), 6.0, "viewport")["r1c3"] < 0 < qp_offsets(scores[0], layout.tiles(), 6.0, "share")["r1c3"]
+
+
+def test_quality_with_ground_truth_maps_from_sstsal_groundtruth(steered, x264, tmp_path):
+    """The benchmark's measures, the regions and the director's path taken from ground-truth maps (a folder of
+    16-bit PNGs as `sstsal groundtruth` writes them) instead of the maps that steered the encode."""
+    from sstsal.streaming.quality import compare_encodes
+
+    folder, clip = steered
+    out, _ = x264
+    gaze = tmp_path / "gaze.csv"
+    gaze.write_text("time_s,observer,yaw,pitch\n" + "".join(f"{i / 50:.3f},{o},{-67.5 + 0.3 * (i % 4)},22.5\n"
+                                                            for o in "ab" for i in range(150)))  # fmt: skip
+    assert main(["groundtruth", str(gaze), "--out", str(tmp_path / "gt"), "--name", "clip", "--video", str(clip),
+                 "--sampling", "all", "--size", "256x128", "--fixations", "samples", "--sigma", "6"]) == 0  # fmt: skip
+    info = probe_video(clip)
+    encodes = {"uniform": out / "uniform.mp4", "roi": out / "roi.mp4"}
+    segments = video_segments(info.frame_count, info.fps, 1.0)
+    kwargs = dict(size=(256, 128), random_views=4)
+    truth = compare_encodes(clip, info, encodes, tmp_path / "gt" / "clip", segments, **kwargs)
+    predicted = compare_encodes(clip, info, encodes, folder / "saliency.npz", segments, **kwargs)
+    for result in (truth, predicted):
+        assert set(result) == {"uniform", "roi"} and all(len(v) == 4 for v in result.values())
+        assert result["roi"]["salient_ws_psnr"] > result["uniform"]["salient_ws_psnr"] + 1.0
+        assert result["roi"]["director_psnr"] > result["uniform"]["director_psnr"] + 1.0
+        assert result["roi"]["ws_psnr"] < result["uniform"]["ws_psnr"]  # what the whole sphere loses
+    assert truth["uniform"]["ws_psnr"] == predicted["uniform"]["ws_psnr"]  # the same frames, other regions

@@ -11,7 +11,7 @@ def run(args: argparse.Namespace) -> int:
     from sstsal.streaming.encoding import EncodeSettings, encode_video
 
     settings = EncodeSettings(encoder=args.encoder, preset=args.preset, bitrate_kbps=args.bitrate, crf=args.crf,
-                              strength=args.strength, width=args.width, layout=args.layout)  # fmt: skip
+                              strength=args.strength, steer=args.steer, width=args.width, layout=args.layout)  # fmt: skip
     info = VideoInfo.from_json(args.info) if args.info else probe_video(args.video)
     record = encode_video(args.video, args.tiles, args.out, settings=settings, info=info, threads=args.threads)
     kbps = record["video_kbps"]
@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from sstsal.streaming.encoding import ENCODERS, EncodeSettings
+    from sstsal.streaming.encoding import ENCODERS, STEERING, EncodeSettings
 
     d = EncodeSettings()
     parser = subparsers.add_parser(
@@ -44,6 +44,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--crf", type=float, default=d.crf, help=f"the uniform encode's CRF without --bitrate (default {d.crf:g})")
     parser.add_argument("--strength", type=float, default=d.strength, metavar="QP",
                         help=f"largest quantiser offset of a tile, QP (default {d.strength:g}; 0: both encodes alike)")  # fmt: skip
+    parser.add_argument("--steer", choices=STEERING, default=d.steer,
+                        help="viewport: finer where viewports overlap (viewport_p); share: where the saliency density is (default viewport)")  # fmt: skip
     parser.add_argument("--width", type=int, help="encode width (height width/2; default the source's view)")
     parser.add_argument("--layout", help="the layout of tiles.csv to steer by (default its first equirect:RxC)")
     parser.add_argument("--threads", type=int, default=0, help="encoder threads (default 0: the encoder's choice)")

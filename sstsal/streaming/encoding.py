@@ -5,10 +5,13 @@ segment of tiles.csv at a time. Each segment is encoded on its own, twice, with 
 ffmpeg and a CPU encoder (libx264 or libx265):
 
 - ``uniform``: the whole frame alike, at ``bitrate_kbps`` (two-pass) or at ``crf``;
-- ``roi``: ffmpeg's ``addroi`` gives every tile of the segment a quantiser offset from its saliency
-  density (share / area): ``-strength / 2 * log2(density)``, clipped to +-``strength`` QP, so a
-  tile with 4 times the mean density gets ``-strength`` (finer) and a tile nobody looks at
-  ``+strength``; two-pass at the bitrate the uniform segment took, searched until the ROI
+- ``roi``: ffmpeg's ``addroi`` gives every tile of the segment a quantiser offset (negative: finer)
+  from tiles.csv. ``steer: viewport`` (default): ``strength * (1 - 2 * viewport_p)``, so a tile
+  every viewport overlaps gets ``-strength``, one no viewport reaches ``+strength``: quality
+  follows what a viewer sees. ``steer: share``: from the saliency density (share / area),
+  ``-strength / 2 * log2(density)`` clipped to +-``strength``, so a tile with 4 times the mean
+  density gets ``-strength``: quality follows the salient spot itself, narrower than a viewport.
+  Two-pass at the bitrate the uniform segment took, searched until the ROI
   segments so far are within ``size_tolerance`` of the uniform ones in bytes (each segment within
   5 %), so the two files match to that.
 
@@ -45,6 +48,7 @@ OUTPUT_VERSION = 1
 
 ENCODERS = ("libx264", "libx265")
 VARIANTS = ("uniform", "roi")
+STEERING = ("viewport", "share")
 # addroi's qoffset is a fraction of the encoder's QP range (51 at 8 bits in libx264 and libx265)
 QP_RANGE = 51
 _PTS_TIME = re.compile(r"pts_time:\s*(-?[\d.]+)")
@@ -59,6 +63,7 @@ class EncodeSettings:
     bitrate_kbps: float | None = None  # the uniform encode's target; None: crf
     crf: float = 23.0
     strength: float = 6.0  # largest quantiser offset, QP
+    steer: str = "viewport"  # viewport: by viewport_p; share: by the saliency density share / area
     width: int | None = None  # encode width (height: width / 2); None: the source's view
     layout: str | None = None  # tiles.csv's layout to steer by (None: its first equirectangular one)
     size_tolerance: float = 0.01  # the ROI video's size within this fraction of the uniform one's
@@ -70,6 +75,7 @@ class EncodeSettings:
             (self.bitrate_kbps is None or self.bitrate_kbps > 0, "bitrate_kbps must be positive (or null for crf)"),
             (0 <= self.crf <= 51, "crf must be between 0 and 51"),
             (0 <= self.strength <= 25, "strength must be between 0 and 25 QP"),
+            (self.steer in STEERING, f"steer must be one of {', '.join(STEERING)}"),
             (self.width is None or (self.width >= 64 and self.width % 4 == 0), "width must be a multiple of 4, at least 64"),
             (0 < self.size_tolerance < 0.2, "size_tolerance must be between 0 and 0.2"),
             (1 <= self.max_tries <= 20, "max_tries must be between 1 and 20"),
@@ -81,12 +87,17 @@ class EncodeSettings:
             TileLayout.parse(self.layout)
 
 
-def qp_offsets(shares: dict[str, float], tiles: list[Tile], strength: float) -> dict[str, float]:
-    """{tile name: quantiser offset in QP} of one segment (negative: finer), from share / area."""
+def qp_offsets(scores: dict[str, tuple[float, float]], tiles: list[Tile], strength: float, steer: str = "viewport") -> dict[str, float]:
+    """{tile name: quantiser offset in QP} of one segment (negative: finer) from its tiles' (share,
+    viewport_p): by the viewport probability, or by the saliency density share / area."""
     offsets = {}
     for tile in tiles:
-        density = max(shares.get(tile.name, 0.0), 1e-9) / tile.area
-        offsets[tile.name] = round(min(strength, max(-strength, -strength / 2 * math.log2(density))), 2)
+        share, viewport = scores.get(tile.name, (0.0, 0.0))
+        if steer == "viewport":
+            offset = strength * (1.0 - 2.0 * viewport)
+        else:
+            offset = -strength / 2 * math.log2(max(share, 1e-9) / tile.area)
+        offsets[tile.name] = round(min(strength, max(-strength, offset)), 2) + 0.0  # no -0.0
     return offsets
 
 
@@ -298,7 +309,7 @@ def _encode_one(raw, segment, frames, shares, tiles, layout, size, info, setting
     uniform = work / f"uniform_{segment.index:05d}.mp4"
     uniform_bytes = encode_segment(raw, uniform, bitrate_kbps=settings.bitrate_kbps, filters=[], **kwargs)
     target = uniform_bytes * 8 / 1000 / duration
-    offsets = qp_offsets(shares, tiles, settings.strength) if shares else {}
+    offsets = qp_offsets(shares, tiles, settings.strength, settings.steer) if shares else {}
     filters = roi_filters(offsets, layout, size)
     roi = work / f"roi_{segment.index:05d}.mp4"
     # what the ROI segments so far fell short of (or went over) the uniform ones: made up here, so the

@@ -53,11 +53,22 @@ def weighted_mse(reference: np.ndarray, test: np.ndarray, weights: np.ndarray) -
 
 def salient_region(density: np.ndarray, size: tuple[int, int], fraction: float = 0.2) -> np.ndarray:
     """(H, W) bool at ``size`` (w, h): the most salient pixels of a sphere density (h, w) that
-    together cover ``fraction`` of the sphere's solid angle."""
+    together cover ``fraction`` of the sphere's solid angle.
+
+    Pixels of equal density (the zeros around a sharp ground-truth map) are ranked by the density
+    blurred over about 30 degrees, so the region grows around the salient spots rather than from
+    the top of the image.
+    """
     width, height = size
-    dense = cv2.resize(density.astype(np.float32), (width, height), interpolation=cv2.INTER_LINEAR).ravel()
+    small = density.astype(np.float32)
+    pad = small.shape[1] // 4
+    wrapped = np.pad(small, ((0, 0), (pad, pad)), mode="wrap")  # the seam: left and right edges meet
+    sigma = small.shape[1] / 12
+    blurred = cv2.GaussianBlur(wrapped, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)[:, pad:-pad]
+    dense = cv2.resize(small, (width, height), interpolation=cv2.INTER_LINEAR).ravel()
+    near = cv2.resize(blurred, (width, height), interpolation=cv2.INTER_LINEAR).ravel()
     area = np.broadcast_to(row_solid_angles(height)[:, None] / width, (height, width)).ravel()
-    order = np.argsort(-dense, kind="stable")
+    order = np.lexsort((-near, -dense))
     keep = np.searchsorted(np.cumsum(area[order]), fraction) + 1
     mask = np.zeros(dense.size, dtype=bool)
     mask[order[:keep]] = True

@@ -352,9 +352,9 @@ def write_tiles(
     return len(segments)
 
 
-def read_tiles(path: str | Path, layout: str | None = None) -> tuple[TileLayout, dict[int, dict[str, float]], list[dict]]:
-    """(the layout, {segment: {tile name: share}}, one dict per segment with start_s/end_s) of one
-    layout of a tiles.csv (``layout`` None: the first equirectangular one)."""
+def read_tiles(path: str | Path, layout: str | None = None) -> tuple[TileLayout, dict[int, dict[str, tuple[float, float]]], list[dict]]:
+    """(the layout, {segment: {tile name: (share, viewport_p)}}, one dict per segment with start_s/end_s)
+    of one layout of a tiles.csv (``layout`` None: the first equirectangular one)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"tile scores {path} do not exist: run sstsal tiles (or the workflow) first")
@@ -363,7 +363,7 @@ def read_tiles(path: str | Path, layout: str | None = None) -> tuple[TileLayout,
         if reader.fieldnames is None or not set(COLUMNS) <= set(reader.fieldnames):
             raise InputError(f"{path} is not a tiles.csv ({','.join(COLUMNS[:6])},...): rerun sstsal tiles")
         wanted = TileLayout.parse(layout).name if layout else None
-        shares: dict[int, dict[str, float]] = {}
+        shares: dict[int, dict[str, tuple[float, float]]] = {}
         times: dict[int, dict] = {}
         chosen = None
         for row in reader:
@@ -372,7 +372,7 @@ def read_tiles(path: str | Path, layout: str | None = None) -> tuple[TileLayout,
             if row["layout"] != chosen:
                 continue
             k = int(row["segment"])
-            shares.setdefault(k, {})[row["tile"]] = float(row["share"])
+            shares.setdefault(k, {})[row["tile"]] = (float(row["share"]), float(row["viewport_p"]))
             times[k] = {"start_s": float(row["start_s"]), "end_s": float(row["end_s"])}
     if chosen is None:
         raise InputError(f"{path} has no {wanted or 'equirectangular'} layout: run sstsal tiles with --layout "
