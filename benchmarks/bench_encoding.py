@@ -15,7 +15,7 @@ The clips (default): the test clip (testRoom1_1920Mono.mp4, mono) and Google VR 
 the test data (tests/testdata.py: SSTSAL_SHARED or ../shared, its upstream/ copy of the GitHub files).
 
     python benchmarks/bench_encoding.py                       # both clips, libx264 and libx265
-    python benchmarks/bench_encoding.py --encoders libx264 --width 512 --bitrate 300
+    python benchmarks/bench_encoding.py --encodes libx264:viewport --width 512 --bitrate 300
     python benchmarks/bench_encoding.py --ground-truth results/ground_truth
 """
 
@@ -62,9 +62,10 @@ def main() -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clips", nargs="*", type=Path, help="mono equirectangular clips (default: the two above)")
-    parser.add_argument("--encoders", default="libx264,libx265")
+    parser.add_argument("--encodes", default="libx264:viewport,libx265:viewport,libx264:share",
+                        help="ENCODER:STEER,... (encode.encoder and encode.steer of each ROI encode)")  # fmt: skip
     parser.add_argument("--width", type=int, default=1024, help="encode width (default 1024)")
-    parser.add_argument("--bitrate", type=float, default=600, help="uniform encode's kbit/s (default 600)")
+    parser.add_argument("--bitrate", type=float, default=400, help="uniform encode's kbit/s (default 400)")
     parser.add_argument("--preset", default="medium")
     parser.add_argument("--strength", type=float, default=6.0)
     parser.add_argument("--ground-truth", type=Path, help="folder with <clip>/ ground-truth maps")
@@ -99,26 +100,29 @@ def main() -> int:
                 sources["ground truth"] = truth
             else:
                 notes.append(f"{name}: no ground-truth maps (no eye-tracking recording of this clip exists in the test data)")
-            for encoder in args.encoders.split(","):
+            for run in args.encodes.split(","):
+                encoder, _, steer = run.partition(":")
                 settings = EncodeSettings(encoder=encoder, preset=args.preset, bitrate_kbps=args.bitrate,
-                                          strength=args.strength, width=args.width)  # fmt: skip
-                out = work / encoder
+                                          strength=args.strength, steer=steer or "viewport", width=args.width)  # fmt: skip
+                out = work / run.replace(":", "-")
                 record = encode_video(clip, work / "tiles.csv", out, settings=settings, info=info)
                 encodes = {"uniform": out / "uniform.mp4", "roi": out / "roi.mp4"}
                 for maps_name, source in sources.items():
                     quality = compare_encodes(clip, info, encodes, source, segments, size=encode_size(info, args.width))
-                    results.append({"clip": name, "encoder": encoder, "maps": maps_name, "duration_s": info.duration,
+                    results.append({"clip": name, "encoder": encoder, "steer": settings.steer, "maps": maps_name, "duration_s": info.duration,
                                     "kbps": record["video_kbps"], "size_ratio": record["size_ratio"],
-                                    "file_bytes": record["file_bytes"], "quality": quality})  # fmt: skip
+                                    "file_bytes": record["file_bytes"], "quality": quality,
+                                    "mean_abs_qp_offset": round(sum(abs(v) for seg in record["segments"] for v in seg["qp_offsets"].values())
+                                                                / max(1, sum(len(seg["qp_offsets"]) for seg in record["segments"])), 2)})  # fmt: skip
                     print(json.dumps(results[-1]), file=sys.stderr)
     print(f"Encodes at {args.width}x{args.width // 2}, 1 s segments, preset {args.preset}, strength {args.strength:g} QP, "
           f"uniform two-pass at {args.bitrate:g} kbit/s; dB, ROI minus uniform in brackets.\n")  # fmt: skip
-    head = ["clip", "encoder", "regions from", "kbit/s (uniform / ROI)", "size ROI/uniform"] + [LABELS[m] for m in METRICS]
+    head = ["clip", "encoder", "steer", "regions from", "kbit/s (uniform / ROI)", "size ROI/uniform", "mean abs QP offset"] + [LABELS[m] for m in METRICS]
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for r in results:
         q = r["quality"]
-        cells = [r["clip"], r["encoder"], r["maps"], f"{r['kbps']['uniform']:.0f} / {r['kbps']['roi']:.0f}", f"{r['size_ratio']:.4f}"]
+        cells = [r["clip"], r["encoder"], r["steer"], r["maps"], f"{r['kbps']['uniform']:.0f} / {r['kbps']['roi']:.0f}", f"{r['size_ratio']:.4f}", f"{r['mean_abs_qp_offset']:.1f}"]
         cells += [f"{q['uniform'][m]:.2f} / {q['roi'][m]:.2f} ({q['roi'][m] - q['uniform'][m]:+.2f})" for m in METRICS]
         print("| " + " | ".join(cells) + " |")
     for note in notes:

@@ -123,10 +123,13 @@ def encode_size(info: VideoInfo, width: int | None) -> tuple[int, int]:
     return width, width // 2 // 2 * 2
 
 
-def _run(cmd: list[str], what: str) -> None:
+def _run(cmd: list[str], what: str) -> str:
     proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace")
     if proc.returncode != 0:
         raise SstsalError(f"{what} failed (ffmpeg exit {proc.returncode}): {proc.stderr.strip()[-600:]}")
+    if "skipping ROI" in proc.stderr:  # the encoder ignored the regions: the two encodes would be alike
+        raise SstsalError(f"{what}: the encoder ignored the regions of interest ({proc.stderr.strip()[-300:]})")
+    return proc.stderr
 
 
 def encode_segment(
@@ -145,16 +148,18 @@ def encode_segment(
     """Encode one segment's raw yuv420p frames into ``out`` (MP4, one closed GOP starting with an
     IDR frame): two-pass at ``bitrate_kbps``, or ``settings.crf`` when None. Returns its size in bytes."""
     source = ["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", f"{size[0]}x{size[1]}", "-framerate", rate, "-i", str(raw)]
-    head = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", "-y", *source]
+    head = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "warning", "-y", *source]
     vf = ["-vf", ",".join(filters)] if filters else []
     common = ["-c:v", settings.encoder, "-preset", settings.preset, "-pix_fmt", "yuv420p", "-threads", str(threads),
               "-g", str(frames), "-keyint_min", str(frames)]  # fmt: skip
     stats = workdir / "pass"
+    # adaptive quantisation carries the regions of interest: on in both encodes whatever the preset
+    # (ultrafast turns it off, and the encoders then skip the regions)
     if settings.encoder == "libx264":
-        gop = ["-sc_threshold", "0", "-x264-params", "open-gop=0"]
+        gop = ["-sc_threshold", "0", "-aq-mode", "variance", "-x264-params", "open-gop=0"]
         passes = [["-pass", "1", "-passlogfile", str(stats)], ["-pass", "2", "-passlogfile", str(stats)]]
     else:
-        x265 = f"keyint={frames}:min-keyint={frames}:scenecut=0:open-gop=0:log-level=error"
+        x265 = f"keyint={frames}:min-keyint={frames}:scenecut=0:open-gop=0:aq-mode=2:log-level=error"
         gop = ["-tag:v", "hvc1"]
         passes = [["-x265-params", f"{x265}:pass=1:stats={stats}.log"], ["-x265-params", f"{x265}:pass=2:stats={stats}.log"]]
         if bitrate_kbps is None:
