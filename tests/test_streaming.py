@@ -292,6 +292,11 @@ def test_encode_refuses_tiles_of_another_video_before_work(steered, tmp_path):
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
     with pytest.raises(InputError, match="encoder must be one of"):
         EncodeSettings(encoder="h264_nvenc")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep")
+    with pytest.raises(InputError, match="refusing to replace"):
+        encode_video(clip, folder / "tiles.csv", tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
     layout, scores, _ = read_tiles(folder / "tiles.csv")
     assert scores[0]["r1c2"][1] == 1.0 and scores[0]["r1c2"][0] > 0.5  # (share, viewport_p) of the hot tile
     for steer in ("viewport", "share"):

@@ -207,13 +207,33 @@ def _segments_of(times: list[dict], info: VideoInfo) -> list[Segment]:
     return segments
 
 
+def check_replaceable(out: Path) -> None:
+    """Refuse an output folder that holds anything but an earlier encode's files (before any work)."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise InputError(f"{out} exists and is not a folder: choose another output folder")
+    ours = {f"{v}.mp4" for v in VARIANTS} | {"encode.json"}
+    foreign = [p.name for p in out.iterdir() if p.name not in ours]
+    if foreign:
+        raise InputError(f"refusing to replace {out}: it holds {', '.join(sorted(foreign)[:5])}; choose a new or empty folder")
+
+
+def check_encoder(encoder: str) -> None:
+    """Raise unless the bundled ffmpeg has ``encoder`` (and the ``addroi`` filter)."""
+    encoders = subprocess.run([ffmpeg_exe(), "-hide_banner", "-encoders"], capture_output=True, text=True).stdout
+    filters = subprocess.run([ffmpeg_exe(), "-hide_banner", "-filters"], capture_output=True, text=True).stdout
+    if not re.search(rf"^\s*V\S*\s+{encoder}\s", encoders, re.M):
+        raise InputError(f"the ffmpeg at {ffmpeg_exe()} has no {encoder} encoder: install imageio-ffmpeg's bundled build, "
+                         "or choose another encode.encoder")  # fmt: skip
+    if not re.search(r"^\s*\S+\s+addroi\s", filters, re.M):
+        raise InputError(f"the ffmpeg at {ffmpeg_exe()} has no addroi filter (ffmpeg 4.4 or newer needed)")
+
+
 def _replace_folder(tmp: Path, out: Path) -> None:
-    """``tmp`` becomes ``out``; an existing ``out`` is replaced only when it holds nothing but our files."""
+    """``tmp`` becomes ``out`` (an earlier encode there is replaced)."""
+    check_replaceable(out)
     if out.exists():
-        ours = {f"{v}.mp4" for v in VARIANTS} | {"encode.json"}
-        foreign = [p.name for p in out.iterdir() if p.name not in ours] if out.is_dir() else [out.name]
-        if foreign:
-            raise InputError(f"refusing to replace {out}: it holds {', '.join(foreign[:5])}; choose a new or empty folder")
         shutil.rmtree(out)
     os.replace(tmp, out)
 
@@ -238,8 +258,8 @@ def encode_video(
     segments = _segments_of(times, info)
     size = encode_size(info, settings.width)
     tiles = layout.tiles()
-    if out_dir.exists() and not out_dir.is_dir():
-        raise InputError(f"{out_dir} exists and is not a folder: choose another output folder")
+    check_replaceable(out_dir)
+    check_encoder(settings.encoder)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
     mask = os.umask(0)
