@@ -67,7 +67,7 @@ class EncodeSettings:
     width: int | None = None  # encode width (height: width / 2); None: the source's view
     layout: str | None = None  # tiles.csv's layout to steer by (None: its first equirectangular one)
     size_tolerance: float = 0.01  # the ROI video's size within this fraction of the uniform one's
-    max_tries: int = 5
+    max_tries: int = 6
 
     def __post_init__(self) -> None:
         checks = [
@@ -343,7 +343,7 @@ def _encode_one(raw, segment, frames, shares, tiles, layout, size, info, setting
     goal = max(0.5 * uniform_bytes, uniform_bytes + debt)
     total_uniform = sum(r["uniform_bytes"] for r in done) + uniform_bytes
     total_roi = sum(r["roi_bytes"] for r in done)
-    kbps, best, tries = goal * 8 / 1000 / duration, None, 0
+    kbps, best, tries, tried = goal * 8 / 1000 / duration, None, 0, []
     for tries in range(1, settings.max_tries + 1):
         candidate = work / f"roi_try{tries}.mp4"
         got = encode_segment(raw, candidate, bitrate_kbps=kbps, filters=filters, **kwargs)
@@ -355,7 +355,14 @@ def _encode_one(raw, segment, frames, shares, tiles, layout, size, info, setting
             candidate.unlink()
         if abs((total_roi + got) / total_uniform - 1) <= settings.size_tolerance and abs(got / uniform_bytes - 1) <= 0.05:
             break
-        kbps *= goal / got
+        tried.append((kbps, got))
+        below = [t for t in tried if t[1] < goal]
+        above = [t for t in tried if t[1] > goal]
+        if below and above:  # bracketed: interpolate between the closest tries on either side
+            (k0, b0), (k1, b1) = max(below, key=lambda t: t[1]), min(above, key=lambda t: t[1])
+            kbps = k0 + (k1 - k0) * (goal - b0) / (b1 - b0)
+        else:
+            kbps *= goal / got
     os.replace(best[0], roi)
     if abs((total_roi + best[1]) / total_uniform - 1) > settings.size_tolerance:
         log.warning("segment %d: the ROI encode so far is %.1f %% off the uniform one's size after %d tries",
