@@ -37,7 +37,7 @@ LABELS = {"ws_psnr": "WS-PSNR sphere", "salient_ws_psnr": "WS-PSNR top 20 %", "d
 
 
 def sstsal(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "sstsal", *args], check=True, cwd=REPO)
+    subprocess.run([sys.executable, "-m", "sstsal", *args], check=True, cwd=REPO, stdout=sys.stderr)  # the table alone on stdout
 
 
 def mono_eye(source: Path, out: Path) -> Path:
