@@ -73,7 +73,10 @@ def segment_maps(source: str | Path, segments: list[Segment]) -> Iterator[tuple[
     ``source``: a saliency stack (the workflow's ``saliency.npz``, ``sstsal predict --save-raw``'s
     raw.npz) or a folder of map images ``<video>_<number>.png`` (8- or 16-bit, as ``sstsal
     groundtruth`` writes ground truth). A segment without a map gets an empty array (n = 0).
-    Only one segment's maps are converted at a time; the folder is read one segment at a time.
+    A folder is read one segment at a time. A stack goes through :func:`load_stack`, which reads the
+    compressed float16 array whole (the .npz store has no partial read); only one segment's maps
+    are converted to float32 at a time. This is the one reader of the maps in the package's
+    streaming stages: a store read a window at a time plugs in here.
     """
     source = Path(source)
     if source.is_dir():
