@@ -10,9 +10,10 @@ the predicted maps and, where ``--ground-truth DIR`` holds ``DIR/<clip>/`` maps 
 ``ground_truth`` layout, or ``sstsal groundtruth --out DIR``), from the ground truth as well, so the
 gain is not only measured by the model that steered it. Prints one Markdown table.
 
-The clips (default): the test clip (testRoom1_1920Mono.mp4, mono) and Google VR SDK's congo.mp4
-(top-bottom stereo, eyes stored squeezed; its top eye is taken and stretched to 2:1 first), from
-the test data (tests/testdata.py: SSTSAL_SHARED or ../shared, its upstream/ copy of the GitHub files).
+The clips (default): the first ``--seconds`` of the test clip (testRoom1_1920Mono.mp4, mono) and of
+Google VR SDK's congo.mp4 (top-bottom stereo, eyes stored squeezed; its top eye is taken and
+stretched to 2:1), from the test data (tests/testdata.py: SSTSAL_SHARED or ../shared, its upstream/
+copy of the GitHub files), each made near-lossless (x264 CRF 10) first: that is the source.
 
     python benchmarks/bench_encoding.py                       # both clips, libx264 and libx265
     python benchmarks/bench_encoding.py --encodes libx264:viewport --width 512 --bitrate 300
@@ -40,12 +41,14 @@ def sstsal(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "sstsal", *args], check=True, cwd=REPO, stdout=sys.stderr)  # the table alone on stdout
 
 
-def mono_eye(source: Path, out: Path) -> Path:
-    """The top eye of a top-bottom stereo file, stretched back to 2:1 (as a player maps it), near-lossless."""
+def prepared(source: Path, out: Path, seconds: float, *, top_eye: bool = False) -> Path:
+    """The first ``seconds`` of a clip, near-lossless (x264 CRF 10); with ``top_eye`` the top eye of a
+    top-bottom stereo file, stretched back to 2:1 as a player maps it."""
     from sstsal.media.video import ffmpeg_exe
 
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-vf", "crop=iw:ih/2:0:0,scale=iw:iw/2:flags=lanczos",
-                    "-c:v", "libx264", "-crf", "10", "-preset", "fast", "-c:a", "copy", str(out)], check=True)  # fmt: skip
+    vf = ["-vf", "crop=iw:ih/2:0:0,scale=iw:iw/2:flags=lanczos"] if top_eye else []
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(source), "-t", f"{seconds:g}", *vf,
+                    "-c:v", "libx264", "-crf", "10", "-preset", "fast", "-c:a", "aac", str(out)], check=True)  # fmt: skip
     return out
 
 
@@ -64,9 +67,10 @@ def main() -> int:
     parser.add_argument("--clips", nargs="*", type=Path, help="mono equirectangular clips (default: the two above)")
     parser.add_argument("--encodes", default="libx264:viewport,libx265:viewport,libx264:share",
                         help="ENCODER:STEER,... (encode.encoder and encode.steer of each ROI encode)")  # fmt: skip
-    parser.add_argument("--width", type=int, default=1024, help="encode width (default 1024)")
+    parser.add_argument("--width", type=int, default=768, help="encode width (default 768)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="the first seconds of each clip (default 6)")
     parser.add_argument("--bitrate", type=float, default=400, help="uniform encode's kbit/s (default 400)")
-    parser.add_argument("--preset", default="medium")
+    parser.add_argument("--preset", default="fast")
     parser.add_argument("--strength", type=float, default=6.0)
     parser.add_argument("--ground-truth", type=Path, help="folder with <clip>/ ground-truth maps")
     parser.add_argument("--json", type=Path, help="also write every figure as JSON")
@@ -85,9 +89,10 @@ def main() -> int:
     results, notes = [], []
     with tempfile.TemporaryDirectory(prefix="bench-encoding-") as tmp:
         tmp = Path(tmp)
-        clips = args.clips or [root / "videos" / "testRoom1_1920Mono.mp4", mono_eye(root / CONGO, tmp / "congo.mp4")]
+        given = args.clips or [root / "videos" / "testRoom1_1920Mono.mp4", root / CONGO]
+        clips = [prepared(c, tmp / f"{c.stem}.mp4", args.seconds, top_eye=c.name == "congo.mp4") for c in given]
         for clip in clips:
-            name = "congo (top eye)" if clip.parent == tmp else clip.stem
+            name = "congo (top eye)" if clip.name == "congo.mp4" else clip.stem
             work = tmp / clip.stem
             work.mkdir()
             info = probe_video(clip)
@@ -115,7 +120,7 @@ def main() -> int:
                                     "mean_abs_qp_offset": round(sum(abs(v) for seg in record["segments"] for v in seg["qp_offsets"].values())
                                                                 / max(1, sum(len(seg["qp_offsets"]) for seg in record["segments"])), 2)})  # fmt: skip
                     print(json.dumps(results[-1]), file=sys.stderr)
-    print(f"Encodes at {args.width}x{args.width // 2}, 1 s segments, preset {args.preset}, strength {args.strength:g} QP, "
+    print(f"The first {args.seconds:g} s of each clip, encoded at {args.width}x{args.width // 2}, 1 s segments, preset {args.preset}, strength {args.strength:g} QP, "
           f"uniform two-pass at {args.bitrate:g} kbit/s; dB, ROI minus uniform in brackets.\n")  # fmt: skip
     head = ["clip", "encoder", "steer", "regions from", "kbit/s (uniform / ROI)", "size ROI/uniform", "mean abs QP offset"] + [LABELS[m] for m in METRICS]
     print("| " + " | ".join(head) + " |")
