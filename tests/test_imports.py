@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sstsal"
 
 # Floors, lowest first. The ground floor is every module directly in sstsal/ (errors, atomic,
 # devices, ...); a module may import its own floor's modules and those of the floors below.
-FLOORS = ["ground", "media", "model", "flow", "gaze", "evaluation", "training", "viewing", "pipeline", "cli", "__main__"]
+FLOORS = ["ground", "media", "model", "flow", "gaze", "evaluation", "training", "viewing", "streaming", "pipeline", "cli", "__main__"]
 
 
 def module_name(path: Path) -> str:

@@ -94,7 +94,7 @@ def outputs(workdir: Path, video: str) -> dict[str, Path]:
     root = workdir / "results" / video
     names = ["video.json", "frames", "frames.json", "flow", "validation.json", "saliency",
              "saliency.npz", "overlay.mp4", "contact_sheet.png", "directions.csv", "director.csv", "director.mp4",
-             "viewer.html"]  # fmt: skip
+             "viewer.html", "tiles.csv", "tiles.png"]  # fmt: skip
     return {name: root / name for name in names}
 
 
@@ -147,7 +147,7 @@ def test_report(finished, tmp_path):
     snakemake(finished, "--report", str(report))
     html = report.read_text(errors="replace")
     for text in ("overlay.mp4", "contact_sheet.png", "directions.csv", "Overlay videos", "director.mp4", "viewer_report.html",
-                 "Director's cut", "360-degree viewer",
+                 "Director's cut", "360-degree viewer", "tiles.png", "Streaming",
                  "provenance.json", "Provenance"):  # fmt: skip
         assert text in html, text
     # the report of another folder than the run's: refused, naming what is missing, no report written
@@ -203,7 +203,7 @@ def test_render_width_reruns_only_render(finished, tmp_path):
 
 def test_flow_method_change_reruns_flow_and_after(finished):
     jobs = planned_jobs(finished, base_config(flow={"method": "farneback"}))
-    viewing = ["director", "director_path", "viewer"]
+    viewing = ["director", "director_path", "viewer", "tiles"]  # (tiles: for streaming)
     # the frames at the flow width were temporary: extracted again for the new flow
     assert sorted(rule for rule, _ in jobs) == sorted(["extract_flow_frames", "flow", "inference", "provenance", "render",
                                                        "summary", "validate", *viewing])  # fmt: skip
@@ -222,6 +222,28 @@ def test_director_settings_rerun_the_viewing_rules_only(finished):
     off = base_config(director={"enabled": False, "max_speed": 30}, viewer={"enabled": False})
     assert planned_jobs(finished, off) == [("provenance", VIDEO)]
     snakemake(finished, "--dry-run", config=base_config())  # leave the config file as the other tests expect
+
+
+def test_tiles_by_default_and_encode_when_enabled(finished, tmp_path):
+    """tiles.csv is a default output; encode.enabled adds encoded/ (and only its job, beside provenance)."""
+    import json
+
+    rows = outputs(finished, VIDEO)["tiles.csv"].read_text().splitlines()
+    assert rows[0].startswith("segment,start_s,end_s,maps,layout,tile,") and len(rows) == 1 + 3 * 32  # 3 s, 1 s segments, 4x8
+    workdir = copy_run(finished, tmp_path / "w")
+    config = base_config(encode={"enabled": True, "width": 128, "preset": "ultrafast", "bitrate_kbps": 60})
+    assert sorted(planned_jobs(workdir, config)) == [("encode", VIDEO), ("provenance", VIDEO)]
+    snakemake(workdir, config=config)
+    encoded = workdir / "results" / VIDEO / "encoded"
+    record = json.loads((encoded / "encode.json").read_text())
+    assert abs(record["size_ratio"] - 1) <= 0.01 and record["keyframes_s"]["roi"] == [0.0, 1.0, 2.0]
+    for name in ("uniform.mp4", "roi.mp4"):
+        info = probe_video(encoded / name)
+        assert (info.width, info.height, info.frame_count, info.has_audio) == (128, 64, 36, True)
+    assert planned_jobs(workdir, config) == []
+    # a new segment length re-makes tiles.csv and with it the encode
+    jobs = sorted(rule for rule, _ in planned_jobs(workdir, base_config(encode=config["encode"], tiles={"segment_s": 2.0})))
+    assert jobs == ["encode", "provenance", "tiles"]
 
 
 def test_add_videos_runs_only_theirs_and_broken_ones_fail_clearly(finished, tmp_path):

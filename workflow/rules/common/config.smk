@@ -107,6 +107,8 @@ STAGE_MODULES = {
     "camera": "sstsal.viewing.camera",
     "director": "sstsal.viewing.director",
     "viewer": "sstsal.viewing.viewer",
+    "tiles": "sstsal.streaming.tiles",
+    "encode": "sstsal.streaming.encoding",
 }
 
 

@@ -221,6 +221,7 @@ def stage_records(wildcards):
             stages += ["director_path", "director"]
         if config["viewer"]["enabled"]:
             stages += ["director_path", "viewer"]
+        stages += ["tiles"] + (["encode"] if config["encode"]["enabled"] else [])
     if not BYO_FRAMES:
         stages += ["extract_frames"]
     if USE_FLOW and not BYO_FLOW:
@@ -271,7 +272,7 @@ def video_outputs(video):
     prefix = result(video, "")
     return [
         p
-        for p in all_outputs() + viewing_outputs() + report_outputs()
+        for p in all_outputs() + viewing_outputs() + report_outputs() + streaming_outputs()
         if p.startswith(prefix)
     ]
 
@@ -301,6 +302,20 @@ def report_outputs():
     )
     return [
         result(video, f"report/{name}")
+        for video, source in VIDEOS.items()
+        if source is not None
+        for name in names
+    ]
+
+
+# ---- streaming (rules in streaming.smk) -------------------------------------------------------
+
+
+def streaming_outputs():
+    """tiles.csv (and encoded/ with encode.enabled) of every video with a source file."""
+    names = ["tiles.csv"] + (["encoded"] if config["encode"]["enabled"] else [])
+    return [
+        result(video, name)
         for video, source in VIDEOS.items()
         if source is not None
         for name in names
