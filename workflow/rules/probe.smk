@@ -9,9 +9,9 @@ rule probe:
         "logs/probe/{video}.log",
     benchmark:
         "logs/benchmarks/probe/{video}.tsv"
-    localrule: True
     group:
         job_group("frames")
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

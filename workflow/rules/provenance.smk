@@ -11,9 +11,9 @@ rule provenance:
         ),
     log:
         "logs/provenance/{video}.log",
-    localrule: True
     group:
         job_group("views")
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

@@ -17,9 +17,9 @@ rule report_overlay:
         ),
     log:
         "logs/report_overlay/{video}.log",
-    localrule: True
     group:
         job_group("views")
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:
@@ -44,9 +44,9 @@ rule report_director:
         ),
     log:
         "logs/report_director/{video}.log",
-    localrule: True
     group:
         job_group("views")
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

@@ -22,11 +22,11 @@ rule tiles:
         "logs/tiles/{video}.log",
     benchmark:
         "logs/benchmarks/tiles/{video}.tsv"
+    group:
+        job_group("views")
     # a few seconds of numpy on the maps: on a cluster it travels in its video's views job
     # (job_groups), or runs where snakemake runs
     localrule: True
-    group:
-        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     params:

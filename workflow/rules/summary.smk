@@ -22,9 +22,9 @@ rule summary:
         "logs/summary/{video}.log",
     benchmark:
         "logs/benchmarks/summary/{video}.tsv"
-    localrule: True
     group:
         job_group("views")
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

@@ -11,9 +11,9 @@ rule validate:
         "logs/validate/{video}.log",
     benchmark:
         "logs/benchmarks/validate/{video}.tsv"
-    localrule: True
     group:
         job_group("saliency")
+    localrule: True
     conda:
         "../envs/sstsal.yaml"
     params:

@@ -272,7 +272,10 @@ def video_outputs(video):
     prefix = result(video, "")
     return [
         p
-        for p in all_outputs() + viewing_outputs() + report_outputs() + streaming_outputs()
+        for p in all_outputs()
+        + viewing_outputs()
+        + report_outputs()
+        + streaming_outputs()
         if p.startswith(prefix)
     ]
 
