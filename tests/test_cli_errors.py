@@ -31,6 +31,11 @@ def commands(tmp_path, clip: str) -> dict[str, list[list[str]]]:
                    [clip, "--maps", str(not_npz), "--out", out + ".mp4"]],
         "train": [["--data", MISSING, "--out", out, "--epochs", "1"]],
         "validate": [["--frames", MISSING]],
+        "tiles": [["--maps", MISSING + ".npz", "--out", out + ".csv", "--fps", "30", "--frame-count", "10"],
+                  ["--maps", str(not_npz), "--out", out + ".csv", "--fps", "30", "--frame-count", "10"]],
+        "encode": [[MISSING + ".mp4", "--tiles", MISSING + ".csv", "--out", out],
+                   [clip, "--tiles", MISSING + ".csv", "--out", out]],
+        "view": [[MISSING], [str(not_npz)]],
         "viewer": [[clip, "--maps", MISSING, "--out", out + ".html"],
                    [MISSING + ".mp4", "--maps", MISSING, "--out", out + ".html"]],
     }  # fmt: skip
@@ -44,8 +49,8 @@ def test_every_subcommand_is_covered(tmp_path):
 
 @pytest.mark.parametrize(
     "command",
-    ["demo-data", "director", "download", "evaluate", "extract", "flow", "groundtruth", "predict", "render", "train",
-     "validate", "viewer"],
+    ["demo-data", "director", "download", "encode", "evaluate", "extract", "flow", "groundtruth", "predict", "render",
+     "tiles", "train", "validate", "view", "viewer"],
 )  # fmt: skip
 def test_missing_or_wrong_input_is_one_error_line(command, tmp_path, capfd):
     from videoclips import make_clip

@@ -189,7 +189,7 @@ def test_cli_errors_leave_nothing(tmp_path):
     result = subprocess.run([sys.executable, "-m", "sstsal", "director", str(clip), "--maps", str(tmp_path / "none.npz"),
                              "--out", str(tmp_path / "d.mp4")], capture_output=True, text=True)  # fmt: skip
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("error: saliency stack")
+    assert result.stderr.strip().splitlines()[-1].startswith("error: --maps")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.mp4"]
 
 

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def run(args: argparse.Namespace) -> int:
+    from sstsal.errors import InputError
     from sstsal.media.video import VideoInfo, probe_video
     from sstsal.streaming.encoding import EncodeSettings, encode_video
 
+    if not Path(args.video).is_file():
+        raise InputError(f"video {args.video} does not exist: give the source video the tiles were computed on")
+    if not Path(args.tiles).is_file():
+        raise InputError(f"tile scores {args.tiles} do not exist: run sstsal tiles (or the workflow) first")
     settings = EncodeSettings(encoder=args.encoder, preset=args.preset, bitrate_kbps=args.bitrate, crf=args.crf,
                               strength=args.strength, steer=args.steer, width=args.width, layout=args.layout)  # fmt: skip
     info = VideoInfo.from_json(args.info) if args.info else probe_video(args.video)
