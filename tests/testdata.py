@@ -119,13 +119,22 @@ def sample_file(name: str):
 
 def sample_video(name: str) -> Path:
     """The sample ``name`` of :data:`SAMPLE_VIDEOS`: ``<data>/videos/<name>`` when the data folder
-    holds it, else fetched once (sha256-checked) from ``SSTSAL_UPSTREAM`` into the cache."""
+    holds it, else fetched once (sha256-checked) from ``SSTSAL_UPSTREAM`` into the cache; a data
+    folder with its own ``upstream/`` mirror of GitHub's files (offline machines) is fetched from."""
     from sstsal.published import cache_dir, fetch
 
-    local = data_root() / "videos" / name
+    root = data_root()
+    local = root / "videos" / name
     if local.is_file():
         return local
-    return fetch(sample_file(name), cache_dir() / "testdata" / "samples" / name)
+    commit, path, _, _ = SAMPLE_VIDEOS[name]
+    mirrored = root / "upstream" / CLIP_REPO / "raw" / commit / path
+    spec = sample_file(name)
+    if not os.environ.get("SSTSAL_UPSTREAM") and mirrored.is_file():
+        import dataclasses
+
+        spec = dataclasses.replace(spec, url=mirrored.as_uri())
+    return fetch(spec, cache_dir() / "testdata" / "samples" / name)
 
 
 def clip_file():
