@@ -191,8 +191,9 @@ def test_provenance(finished):
 def test_render_width_reruns_only_render(finished, tmp_path):
     workdir = copy_run(finished, tmp_path / "w")
     config = base_config(render={"width": 128})
-    # provenance is the cheap gather of the stage records: it follows every rerun
-    assert sorted(planned_jobs(workdir, config)) == [("provenance", VIDEO), ("render", VIDEO)]
+    # provenance is the cheap gather of the stage records: it follows every rerun; so does the
+    # report's copy of the overlay
+    assert sorted(planned_jobs(workdir, config)) == [("provenance", VIDEO), ("render", VIDEO), ("report_overlay", VIDEO)]
     before = maps_of(workdir)[0]
     snakemake(workdir, config=config)
     overlay = probe_video(outputs(workdir, VIDEO)["overlay.mp4"])
@@ -203,7 +204,7 @@ def test_render_width_reruns_only_render(finished, tmp_path):
 
 def test_flow_method_change_reruns_flow_and_after(finished):
     jobs = planned_jobs(finished, base_config(flow={"method": "farneback"}))
-    viewing = ["director", "director_path", "viewer", "tiles"]  # (tiles: for streaming)
+    viewing = ["director", "director_path", "viewer", "report_overlay", "report_director", "tiles"]  # (tiles: for streaming)
     # the frames at the flow width were temporary: extracted again for the new flow
     assert sorted(rule for rule, _ in jobs) == sorted(["extract_flow_frames", "flow", "inference", "provenance", "render",
                                                        "summary", "validate", *viewing])  # fmt: skip
@@ -215,8 +216,10 @@ def test_flow_method_change_reruns_flow_and_after(finished):
 def test_director_settings_rerun_the_viewing_rules_only(finished):
     # (and provenance.json, which gathers their records)
     assert sorted(planned_jobs(finished, base_config(director={"max_speed": 30}))) == [
-        ("director", VIDEO), ("director_path", VIDEO), ("provenance", VIDEO), ("viewer", VIDEO)]  # fmt: skip
-    assert sorted(planned_jobs(finished, base_config(director={"width": 320}))) == [("director", VIDEO), ("provenance", VIDEO)]
+        ("director", VIDEO), ("director_path", VIDEO), ("provenance", VIDEO), ("report_director", VIDEO),
+        ("viewer", VIDEO)]  # fmt: skip
+    assert sorted(planned_jobs(finished, base_config(director={"width": 320}))) == [
+        ("director", VIDEO), ("provenance", VIDEO), ("report_director", VIDEO)]  # fmt: skip
     assert sorted(planned_jobs(finished, base_config(viewer={"crf": 35}))) == [("provenance", VIDEO), ("viewer", VIDEO)]
     # switched off: not planned, not asked for (provenance.json is gathered anew without their records)
     off = base_config(director={"enabled": False, "max_speed": 30}, viewer={"enabled": False})
