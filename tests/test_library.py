@@ -81,7 +81,7 @@ def test_closing_table_names_failed_and_skipped_videos(library):
     table = text[text.index("videos: 1 finished, 2 failed, 2 skipped"):]
     assert re.search(r"finished +clip +results/clip/", table), table
     for name in ("bad", "notes"):
-        assert re.search(rf"failed +{name} +probe: cannot read video .*{name}\.mp4.* \(log: logs/probe/{name}\.log\)", table), table
+        assert re.search(rf"failed +{name} +probe: cannot read video .*{name}\.mp4.* \(the file.s fault: left out until the file changes; log: logs/probe/{name}\.log\)", table), table
     assert re.search(r"skipped +skip_me +excluded by the pattern 'SKIP_\*'", table), table
     assert re.search(r"skipped +old +excluded by the sample sheet \(column `exclude`\)", table), table
     assert re.search(r"warning +clip +probe: clip\.mp4 is 256x144, not 2:1", table), table
