@@ -65,6 +65,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--videos", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--batches", type=int, default=10)
+    parser.add_argument("--groups", choices=["both", "on", "off"], default="both", help="job groups of the whole-library runs")
     args = parser.parse_args()
 
     rows = []
@@ -72,7 +73,7 @@ def main() -> None:
     try:
         for count in sorted(args.videos):
             workdir = library(root / str(count), count)
-            for groups in (True, False):
+            for groups in {"both": (True, False), "on": (True,), "off": (False,)}[args.groups]:
                 result = dry_run(workdir, f"job_groups={groups}")
                 assert result["jobs"] == JOBS_PER_VIDEO * count + 1, result
                 rows.append((count, f"groups {'on' if groups else 'off'}", result))
@@ -91,9 +92,10 @@ def main() -> None:
     small, large = min(args.videos), max(args.videos)
     on = {count: r for count, what, r in rows if what == "groups on"}
     off = {count: r for count, what, r in rows if what == "groups off"}
-    print(f"\n{large} / {small} videos, groups on: {on[large]['wall'] / on[small]['wall']:.1f} x the time, "
-          f"{on[large]['mb'] / on[small]['mb']:.2f} x the memory ({large // small} x the videos)")  # fmt: skip
-    for count in on:
+    if large > small and large in on and small in on:
+        print(f"\n{large} / {small} videos, groups on: {on[large]['wall'] / on[small]['wall']:.1f} x the time, "
+              f"{on[large]['mb'] / on[small]['mb']:.2f} x the memory ({large // small} x the videos)")  # fmt: skip
+    for count in set(on) & set(off):
         print(f"{count} videos: groups on / off: {on[count]['wall'] / off[count]['wall']:.2f} x the time")
     print(f"{largest} videos: one batch of {args.batches} / the whole library: {batch['wall'] / on[largest]['wall']:.2f} x the time, "
           f"{batch['mb'] / on[largest]['mb']:.2f} x the memory; planned jobs {batch['jobs']} of {on[largest]['jobs']}")  # fmt: skip

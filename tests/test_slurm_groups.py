@@ -35,12 +35,14 @@ def group_submissions(log: str) -> list[dict]:
     in it (rule, video, resources), as the job's own Snakemake printed them in that log."""
     found = []
     for match in re.finditer(r"Job \S+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)\.", log):
-        group = re.search(r"/group_([a-z]+)_[a-z_]+/", match[2])
+        group = re.search(r"/group_([a-z]+)_", match[2])  # the plugin shortens long folder names
         assert group, f"a submission that is not a group job: {match[0]}"
         steps, step = [], None
         for line in Path(match[2]).read_text(errors="replace").splitlines():
             text = line.strip()
-            if rule := re.fullmatch(r"(?:local)?rule (\w+):", text):
+            # the steps as they ran ("localrule X:" at the line's start; the group's listing
+            # before them is indented, with resources still to be determined)
+            if rule := re.fullmatch(r"(?:local)?rule (\w+):", line):
                 step = {"rule": rule[1]}
                 steps.append(step)
             elif step is not None and (video := re.fullmatch(r"wildcards: video=(\S+)", text)):
@@ -56,7 +58,11 @@ def test_three_videos_go_to_slurm_in_three_submissions_each(tmp_path):
     started = time.monotonic()
     out = snakemake(workdir, *PROFILES, "--cores", "1", timeout=900)
     print(f"SLURM run of {VIDEOS} videos in groups: {time.monotonic() - started:.0f} s")
-    log = out.stdout + out.stderr
+    check_grouped_run(workdir, out.stdout + out.stderr)
+
+
+def check_grouped_run(workdir: Path, log: str) -> None:
+    """The submissions of the grouped run in ``workdir`` whose output is ``log``."""
     jobs = group_submissions(log)
     assert len(re.findall(r"has been submitted with SLURM jobid", log)) == len(jobs) == 3 * VIDEOS, log[-3000:]
     # each video's steps in its three groups, nothing else submitted, nothing on the login node but `all`
@@ -74,7 +80,7 @@ def test_three_videos_go_to_slurm_in_three_submissions_each(tmp_path):
     assert sorted(table) == sorted(job["slurm_id"] for job in jobs)
     for job in jobs:
         row, steps = table[job["slurm_id"]], job["steps"]
-        assert row["state"] == "COMPLETED" and row["comment"].startswith(f"group_{job['group']}"), row
+        assert row["state"] == "COMPLETED" and row["comment"].startswith(f"rule_{job['group']}_"), row
         assert row["memory"] == f"{max(int(s.get('mem_mb', 0)) for s in steps)}M", (row, steps)
         assert row["time_limit"] == time_limit(sum(int(s.get("runtime", 0)) for s in steps)), (row, steps)
         assert row["cpus"] == "1", row
