@@ -74,7 +74,7 @@ def sample_frames_of(names: list[str]) -> np.ndarray:
         raise InputError(f"saliency map names must end in _<source frame index>, got e.g. {names[:2]}") from None
 
 
-def _open(stack: str | Path) -> SaliencyStack:
+def open_saliency_stack(stack: str | Path) -> SaliencyStack:
     if not Path(stack).is_file():
         raise InputError(f"saliency stack {stack} does not exist: run the workflow (or sstsal predict --save-raw) first")
     try:
@@ -90,7 +90,7 @@ def _open(stack: str | Path) -> SaliencyStack:
 def read_maps(stack: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """The maps (N, H, W) of a saliency stack and their source frame indices (N,), in frame order,
     in memory (a short clip's); :func:`director_path` reads a window at a time."""
-    with _open(stack) as maps:
+    with open_saliency_stack(stack) as maps:
         return maps.window(0, len(maps)), maps.frames
 
 
@@ -99,7 +99,7 @@ def director_path(
 ) -> tuple[CameraPath, PathMeasures]:
     """The camera path of a video from its saliency stack (read a window at a time), and its
     measures; warm-up maps hold the first well-founded direction instead of steering."""
-    with _open(stack) as maps:
+    with open_saliency_stack(stack) as maps:
         frames, warmup = maps.frames, maps.warmup
         if warmup.any():
             logger.info("director %s: %d warm-up map(s) (frames %s) hold the first well-founded direction",

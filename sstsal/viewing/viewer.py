@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -40,15 +39,15 @@ from pathlib import Path
 from typing import TextIO
 
 import numpy as np
-from tqdm import tqdm
 
 from sstsal.atomic import atomic_file, write_text
 from sstsal.errors import InputError, SstsalError
+from sstsal.logs import progress_bar
 from sstsal.media.naming import frame_name, list_frames
 from sstsal.media.render import colormap_lut
 from sstsal.media.video import VideoInfo, ffmpeg_exe, probe_video, view_stream
 from sstsal.viewing.camera import normalised_maps
-from sstsal.viewing.director import read_maps
+from sstsal.viewing.director import open_saliency_stack
 from sstsal.viewing.summary import salient_direction
 
 logger = logging.getLogger(__name__)
@@ -101,14 +100,14 @@ class SaliencyMaps:
     (8-bit PNGs, per-frame min-max as the model writes them) or from a stack file.
 
     ``frames`` (N,) are the source frame indices; :meth:`map01` is map ``k`` in [0, 1], float32
-    (H, W). A folder is read one file at a time (memory flat in the video's length); a stack file
-    is read whole, as :func:`sstsal.viewing.director.read_maps` reads it.
+    (H, W). A folder is read one file at a time, a stack file a window at a time
+    (:func:`sstsal.media.saliency_stack.open_stack`): memory flat in the video's length.
     """
 
     def __init__(self, source: str | os.PathLike) -> None:
         self.source = Path(source)
         self._cache: dict[int, np.ndarray] = {}
-        self._stack: np.ndarray | None = None
+        self._stack = None
         self._names: list[str] | None = None
         if self.source.is_dir():
             listed = list_frames(self.source)  # checks the names: one video, numbered, no repeats
@@ -118,8 +117,8 @@ class SaliencyMaps:
                 self._names = [f.filename for f in listed]
             del listed
         else:
-            maps, self.frames = read_maps(self.source)
-            self._stack = maps
+            self._stack = open_saliency_stack(self.source)  # checked: readable, frame-numbered names
+            self.frames = self._stack.frames
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -129,7 +128,7 @@ class SaliencyMaps:
         if k in self._cache:
             return self._cache[k]
         if self._stack is not None:
-            grey = normalised_maps(self._stack[k : k + 1])[0]
+            grey = normalised_maps(self._stack.map(k)[None])[0]
         else:
             import cv2
 
@@ -202,8 +201,7 @@ def encode_stacked(
             "-movflags", "+faststart", "-f", "mp4", str(out_mp4)]  # fmt: skip
     encoder = subprocess.Popen(cmd, stdin=subprocess.PIPE)
     frame_bytes = half[0] * half[1] * 3
-    bar = tqdm(total=total, desc=f"viewer {Path(video).stem}", unit="frame",
-               disable=not progress, file=sys.stderr, mininterval=2.0)  # fmt: skip
+    bar = progress_bar(total, f"viewer {Path(video).stem}", disable=not progress)  # a line a minute too
     written = 0
     try:
         while written < total or until_s is None:
