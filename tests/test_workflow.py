@@ -127,8 +127,9 @@ def test_whole_run_then_nothing_to_do(finished):
     overlay = probe_video(outputs(finished, VIDEO)["overlay.mp4"])
     assert (overlay.width, overlay.height, overlay.frame_count, overlay.fps, overlay.has_audio) == (256, 128, 36, 12, True)
     director = probe_video(outputs(finished, VIDEO)["director.mp4"])
-    # 512 source pixels over 360 degrees hold 128 across the 90-degree view: 128x72, not 160x90
-    assert (director.width, director.height, director.frame_count, director.fps, director.has_audio) == (128, 72, 36, 12, True)
+    # 512 source pixels over 360 degrees hold 128 across the 90-degree view: below 640x360 the cut is
+    # upscaled, here to director.width x director.height (160x90), never above them
+    assert (director.width, director.height, director.frame_count, director.fps, director.has_audio) == (160, 90, 36, 12, True)
     path = outputs(finished, VIDEO)["director.csv"].read_text().splitlines()
     assert path[0] == "time_s,yaw_deg,pitch_deg,fov_deg,cut" and len(path) == 1 + 36
     assert "saliency at the view centre / mean saliency" in (finished / "logs" / "director_path" / f"{VIDEO}.log").read_text()
@@ -176,7 +177,7 @@ def test_provenance(finished):
     assert data["flow"]["method"] == "dis" and "DIS" in data["flow"]["engine"] and data["flow"]["weights"] is None
     assert data["inference"]["device"] == "cpu" and data["inference"]["frames"] == SAMPLED
     stages = ("probe", "extract_frames", "extract_flow_frames", "flow", "validate", "inference", "render", "summary",
-              "director_path", "director", "viewer")  # fmt: skip
+              "director_path", "director", "viewer", "tiles")  # fmt: skip
     assert sorted(data["stages"]) == sorted(stages)
     for stage in stages:
         times = data["stages"][stage]

@@ -49,6 +49,9 @@ rule encode:
         "logs/encode/{video}.log",
     benchmark:
         "logs/benchmarks/encode/{video}.tsv"
+    # provenance (views) reads its record: on a cluster it travels in its video's views job
+    group:
+        job_group("views")
     conda:
         "../envs/sstsal.yaml"
     threads: 4
