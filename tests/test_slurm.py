@@ -46,6 +46,7 @@ from clip_workflow import (
     reference_run,
     snakemake,
 )
+from test_job_groups import workdir_with_videos
 from videoclips import make_clip
 
 pytestmark = pytest.mark.slow
@@ -477,15 +478,6 @@ def test_gpu_rules_in_the_gres_form_get_slurms_gpu(array_run):
 # ---- checks before the first job under the profile ------------------------------------------
 
 
-def small_workdir(root: Path, videos: int = 2) -> Path:
-    for i in range(videos):
-        make_clip(root / "videos" / f"v{i}.mp4", width=128, height=64, fps=8, seconds=1, seed=i)
-    (root / "config").mkdir()
-    settings = {"videos": "videos", "flow": {"method": "dis"}, "model": {"device": "cpu"}}
-    (root / "config" / "config.yaml").write_text(yaml.safe_dump(settings))
-    return root
-
-
 def failed_snakemake(workdir: Path, *args: str) -> str:
     cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
     out = subprocess.run(cmd, cwd=REPO, env=environment(), capture_output=True, text=True, timeout=300)
@@ -494,7 +486,7 @@ def failed_snakemake(workdir: Path, *args: str) -> str:
 
 
 def test_a_request_no_node_can_hold_stops_the_run_before_any_job(cluster, tmp_path):
-    workdir = small_workdir(tmp_path / "work")
+    workdir = workdir_with_videos(tmp_path / "work", videos=2)
     profile = gres_profile(tmp_path)
     settings = yaml.safe_load((profile / "config.yaml").read_text())
     settings["set-resources"]["inference"]["mem_mb"] = 999999
@@ -509,7 +501,7 @@ def test_a_request_no_node_can_hold_stops_the_run_before_any_job(cluster, tmp_pa
 
 
 def test_array_jobs_with_too_few_job_slots_stop_the_run(cluster, tmp_path):
-    workdir = small_workdir(tmp_path / "work")
+    workdir = workdir_with_videos(tmp_path / "work", videos=2)
     err = failed_snakemake(
         workdir, *NO_GROUPS, "--workflow-profile", str(PROFILE), "--profile", str(CI_PROFILE), "--jobs", "3",
         "--slurm-array-jobs", ARRAY_RULES,
@@ -521,7 +513,7 @@ def test_array_jobs_with_too_few_job_slots_stop_the_run(cluster, tmp_path):
 
 
 def test_a_dry_run_says_why_flow_would_rerun_under_the_profile(cluster, tmp_path):
-    workdir = small_workdir(tmp_path / "work")
+    workdir = workdir_with_videos(tmp_path / "work", videos=2)
     (workdir / "config" / "config.yaml").write_text(yaml.safe_dump({"videos": "videos"}))  # flow.method auto
     record = workdir / "results" / "v0" / "provenance" / "flow.json"
     record.parent.mkdir(parents=True)
