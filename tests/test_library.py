@@ -74,6 +74,22 @@ def library(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     return workdir, snakemake(workdir)
 
 
+def assert_viewer_plays(driver, where: str) -> None:
+    """The viewer page in ``driver``'s current frame plays (frames advance) and draws a picture."""
+    from browser import CANVAS_STATS
+
+    state = {}
+    for _ in range(150):
+        state = driver.execute_script("const v = document.getElementById('video'), s = window.sstsalViewer;"
+                                      "return s ? {frames: s.videoFrames, time: v.currentTime} : null;")  # fmt: skip
+        if state and state["frames"] > 2 and state["time"] > 0.2:
+            break
+        time.sleep(0.2)
+    assert state and state["frames"] > 2, f"the viewer did not play {where}: {state}"
+    mean, spread = driver.execute_script(CANVAS_STATS)
+    assert mean > 30 and spread > 20, (mean, spread)
+
+
 def test_closing_table_names_failed_and_skipped_videos(library):
     workdir, run = library
     text = console(run)
@@ -158,7 +174,7 @@ def test_folder_errors_are_one_line(library):
 
 
 def test_report_of_what_finished_plays_its_viewer(library, tmp_path):
-    from browser import CANVAS_STATS, start_browser
+    from browser import start_browser
 
     workdir, _ = library
     stated = float(re.search(r"report\.html \(about ([\d.]+) MB\)", console(snakemake(workdir)))[1])
@@ -181,16 +197,7 @@ def test_report_of_what_finished_plays_its_viewer(library, tmp_path):
     try:
         driver.get(page.as_uri())
         driver.switch_to.frame(driver.find_element("id", "result"))
-        state = {}
-        for _ in range(150):
-            state = driver.execute_script("const v = document.getElementById('video'), s = window.sstsalViewer;"
-                                          "return s ? {frames: s.videoFrames, time: v.currentTime} : null;")  # fmt: skip
-            if state and state["frames"] > 2 and state["time"] > 0.2:
-                break
-            time.sleep(0.2)
-        assert state and state["frames"] > 2, f"the viewer did not play inside the report: {state}"
-        mean, spread = driver.execute_script(CANVAS_STATS)
-        assert mean > 30 and spread > 20, (mean, spread)
+        assert_viewer_plays(driver, "inside the report")
     finally:
         driver.quit()
     b64 = uri.split("base64,", 1)[1]
@@ -202,7 +209,7 @@ def test_zip_report_opens_from_its_folder_and_plays_its_viewer(library, tmp_path
     from disk and links each result as a file beside it; the viewer plays in the page's iframe."""
     import zipfile
 
-    from browser import CANVAS_STATS, start_browser
+    from browser import start_browser
 
     from sstsal.pipeline.library import report_sizes_mb
 
@@ -240,15 +247,6 @@ def test_zip_report_opens_from_its_folder_and_plays_its_viewer(library, tmp_path
         assert "360-degree viewer" in shown, shown[:2000]
         driver.get(frame.as_uri())
         driver.switch_to.frame(driver.find_element("id", "result"))
-        state = {}
-        for _ in range(150):
-            state = driver.execute_script("const v = document.getElementById('video'), s = window.sstsalViewer;"
-                                          "return s ? {frames: s.videoFrames, time: v.currentTime} : null;")  # fmt: skip
-            if state and state["frames"] > 2 and state["time"] > 0.2:
-                break
-            time.sleep(0.2)
-        assert state and state["frames"] > 2, f"the viewer did not play from the unpacked zip report: {state}"
-        mean, spread = driver.execute_script(CANVAS_STATS)
-        assert mean > 30 and spread > 20, (mean, spread)
+        assert_viewer_plays(driver, "from the unpacked zip report")
     finally:
         driver.quit()
